@@ -1,0 +1,22 @@
+# samebits: train TensorFlow/Keras models so that a rerun gives the same bits, and prove it.
+# Wiring only: the rules live in workflow/rules/, the logic in src/samebits/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/split.smk"
+include: "workflow/rules/init.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/verify.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/verified.ok",

@@ -1,0 +1,178 @@
+"""Data sets: the bundled scikit-learn sets and the user's CSV or NPZ files.
+
+Every loader returns the same shape of thing, a :class:`Dataset`, whose content checksum
+is taken over the arrays as read (before scaling), so a reader whose data file differs by
+one value is told so by the split step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError
+from .hashing import hash_arrays
+
+__all__ = ["Dataset", "BUNDLED", "load", "describe_source"]
+
+#: Data sets that ship with scikit-learn (no download).
+BUNDLED = ("digits", "iris", "wine", "breast_cancer")
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Features scaled for training, integer labels, and the raw content's checksum."""
+
+    name: str
+    x: np.ndarray  # float32, (n, *feature_shape)
+    y: np.ndarray  # int64 in [0, n_classes)
+    n_classes: int
+    checksum: str
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+
+def _bundled(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn import datasets
+
+    if name == "digits":
+        d = datasets.load_digits()
+        raw = d.images  # (n, 8, 8): keep the image shape for convolutional models
+        return raw, d.target, (raw / 16.0)[..., np.newaxis]
+    d = getattr(datasets, f"load_{name}")()
+    return d.data, d.target, _maxabs(d.data)
+
+
+def _maxabs(x: np.ndarray) -> np.ndarray:
+    scale = np.max(np.abs(x), axis=0)
+    scale[scale == 0] = 1.0
+    return x / scale
+
+
+def _read_csv(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise DataError(f"{path}: the file is empty; expected a header row and data rows")
+    header, body = rows[0], [r for r in rows[1:] if r]
+    if label not in header:
+        raise DataError(
+            f"{path}: no label column {label!r}; columns are {', '.join(header)} "
+            "(set `label:` of the data set in config/config.yaml)"
+        )
+    if not body:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    li = header.index(label)
+    x = np.empty((len(body), len(header) - 1), dtype=np.float64)
+    labels = []
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {r} has {len(row)} fields, the header has {len(header)}")
+        labels.append(row[li])
+        feats = row[:li] + row[li + 1 :]
+        for c, value in enumerate(feats):
+            try:
+                x[r - 2, c] = float(value)
+            except ValueError:
+                col = [h for i, h in enumerate(header) if i != li][c]
+                raise DataError(
+                    f"{path}: line {r}, column {col!r}: {value!r} is not a number; "
+                    "feature columns must be numeric"
+                ) from None
+    return x, np.asarray(labels)
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ("X", "y") if k not in z.files]
+            if missing:
+                raise DataError(
+                    f"{path}: missing array(s) {', '.join(missing)}; a NPZ data set holds "
+                    f"arrays 'X' (features) and 'y' (labels), found {', '.join(z.files) or 'none'}"
+                )
+            x, y = z["X"], z["y"]
+    except ValueError as exc:
+        raise DataError(f"{path}: cannot be read without pickle ({exc}); store plain arrays") from None
+    if len(x) != len(y):
+        raise DataError(f"{path}: X has {len(x)} rows but y has {len(y)}; they must match")
+    return x, y
+
+
+def describe_source(source: str) -> str:
+    """Where a data set comes from, for logs and reports."""
+    return f"scikit-learn bundled '{source}'" if source in BUNDLED else source
+
+
+def load(name: str, source: str, *, label: str = "label") -> Dataset:
+    """Load a data set by its config entry.
+
+    Parameters
+    ----------
+    name
+        The data set's name in the config (used in messages and records).
+    source
+        One of :data:`BUNDLED`, or the path of a ``.csv`` or ``.npz`` file.
+    label
+        The label column of a CSV file.
+    """
+    if source in BUNDLED:
+        raw_x, raw_y, x = _bundled(source)
+    else:
+        path = Path(source)
+        if path.suffix.lower() not in (".csv", ".npz"):
+            raise DataError(
+                f"data set {name!r}: source {source!r} is neither a bundled set "
+                f"({', '.join(BUNDLED)}) nor a .csv or .npz file"
+            )
+        if not path.is_file():
+            raise DataError(f"data set {name!r}: file {source} does not exist")
+        if path.stat().st_size == 0:
+            raise DataError(f"{source}: the file is empty")
+        raw_x, raw_y = _read_csv(path, label) if path.suffix.lower() == ".csv" else _read_npz(path)
+        if raw_x.dtype.kind not in "biuf":
+            raise DataError(f"{source}: features must be numeric, got dtype {raw_x.dtype}")
+        x = _maxabs(raw_x.astype(np.float64).reshape(len(raw_x), -1)).reshape(raw_x.shape)
+    if not np.all(np.isfinite(np.asarray(raw_x, dtype=np.float64))):
+        raise DataError(f"{source}: features contain NaN or infinite values")
+    classes, y = np.unique(np.asarray(raw_y), return_inverse=True)
+    y = y.reshape(-1)
+    if len(classes) < 2:
+        raise DataError(f"{source}: only one class ({classes[0]!r}); classification needs two or more")
+    raw_y = np.asarray(raw_y)
+    if raw_y.dtype.kind in "OU":  # text labels (CSV): hash them as fixed-width unicode
+        raw_y = raw_y.astype(str)
+    checksum, _ = hash_arrays({"X": np.asarray(raw_x), "y": raw_y})
+    return Dataset(
+        name=name,
+        x=np.ascontiguousarray(x, dtype=np.float32),
+        y=y.astype(np.int64),
+        n_classes=len(classes),
+        checksum=checksum,
+    )
+
+
+def split_indices(y: np.ndarray, *, test_fraction: float, seed: int) -> dict[str, Any]:
+    """Seeded stratified split of ``range(len(y))``: sorted ``train`` and ``test`` indices."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_fraction < 1.0:
+        raise DataError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    counts = np.bincount(y)
+    n_test = int(np.ceil(test_fraction * len(y)))
+    if counts.min() < 2 or n_test < len(counts) or len(y) - n_test < len(counts):
+        raise DataError(
+            f"a stratified split needs at least 2 samples per class and at least one per class "
+            f"on each side; smallest class has {counts.min()}, {len(counts)} classes, "
+            f"{len(y)} samples, test fraction {test_fraction}"
+        )
+    idx = np.arange(len(y))
+    train, test = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed, shuffle=True)
+    return {"train": np.sort(train).astype(np.int64), "test": np.sort(test).astype(np.int64)}

@@ -1,0 +1,136 @@
+"""The determinism recipe, applied in one place.
+
+Two halves, because some settings only work before the interpreter starts:
+
+1. :func:`process_env` gives the environment variables a step's process must be *started*
+   with (``PYTHONHASHSEED``, thread counts, oneDNN settings of the profile). The workflow
+   puts them in the environment of every job; :func:`check_process_env` refuses to run if
+   they are missing or different.
+2. :func:`apply` runs inside the step, before any model code: seeds Python, NumPy and
+   TensorFlow, fixes TensorFlow's thread pools before any op runs, turns on op determinism
+   (ops without a deterministic kernel raise) and turns XLA JIT off. It returns what it
+   applied, read back from TensorFlow, so the step's record carries the settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+from .errors import DeterminismError
+from .seeds import check_seed
+
+__all__ = ["PROFILES", "process_env", "check_process_env", "apply"]
+
+log = logging.getLogger(__name__)
+
+#: Kernel-level settings of each profile. TensorFlow's own default differs from CPU to CPU
+#: (oneDNN custom ops are on by default only on some), so a profile always sets both.
+#: ``portable`` caps oneDNN's code paths at AVX2 so the bits travel between x86-64 CPUs;
+#: ``native`` lets oneDNN use the machine's best instruction set.
+PROFILES: dict[str, dict[str, str]] = {
+    "portable": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "native": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "ALL"},
+}
+
+
+def process_env(profile: str = "portable", threads: int = 1) -> dict[str, str]:
+    """Environment variables a step's process must start with.
+
+    Parameters
+    ----------
+    profile
+        ``"portable"`` or ``"native"`` (see :data:`PROFILES`).
+    threads
+        TensorFlow intra-op and inter-op thread count; 1 is the default and what the
+        published locks use: the thread count changes which kernels run.
+    """
+    if profile not in PROFILES:
+        raise ValueError(
+            f"unknown determinism profile {profile!r}; accepted: {', '.join(sorted(PROFILES))}"
+        )
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    env = {
+        # Only effective at interpreter start-up; 0 turns hash randomisation off.
+        "PYTHONHASHSEED": "0",
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": str(threads),
+        "OMP_NUM_THREADS": str(threads),
+        "TF_DETERMINISTIC_OPS": "1",
+        # Quiet TensorFlow's INFO lines; changes no bits.
+        "TF_CPP_MIN_LOG_LEVEL": "1",
+    }
+    env.update(PROFILES[profile])
+    return env
+
+
+def check_process_env(expected: dict[str, str]) -> None:
+    """Raise :class:`DeterminismError` unless this process started with ``expected``.
+
+    ``PYTHONHASHSEED`` is checked through ``sys.flags`` too: setting it from inside Python
+    is too late, and only the flag shows it was there at start-up.
+    """
+    wrong = [
+        f"{k}={os.environ.get(k)!r} (needs {v!r})"
+        for k, v in sorted(expected.items())
+        if os.environ.get(k) != v
+    ]
+    if expected.get("PYTHONHASHSEED") == "0" and sys.flags.hash_randomization:
+        wrong.append("PYTHONHASHSEED was not set when the interpreter started")
+    if wrong:
+        raise DeterminismError(
+            "this step must be started with the determinism environment; wrong or missing: "
+            + "; ".join(wrong)
+            + ". Run it through the workflow (snakemake), or start it with "
+            "`samebits env --exports` applied."
+        )
+
+
+def apply(seed: int, *, profile: str = "portable", threads: int = 1) -> dict[str, Any]:
+    """Apply the whole recipe in this process and return what was applied.
+
+    Must run before any TensorFlow op: TensorFlow fixes its thread pools at the first op
+    and raises if they are changed later.
+    """
+    check_seed(seed)
+    expected = process_env(profile, threads)
+    check_process_env(expected)
+
+    import random
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config  # the read-back lives here
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError as exc:  # TensorFlow already ran an op in this process
+        raise DeterminismError(
+            f"TensorFlow's thread pools were already initialised; apply() must run before "
+            f"any TensorFlow op ({exc})"
+        ) from exc
+    keras.utils.set_random_seed(seed)  # Python random, NumPy global and TF global seeds
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    tf.config.optimizer.set_jit(False)
+
+    applied = {
+        "profile": profile,
+        "seed": seed,
+        "python_hash_seed": os.environ.get("PYTHONHASHSEED"),
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "op_determinism": bool(tf_config.is_op_determinism_enabled()),
+        "jit_compile": bool(tf.config.optimizer.get_jit()),
+        "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+        "keras_backend": keras.backend.backend(),
+    }
+    log.info("determinism applied: %s", applied)
+    return applied

@@ -1,0 +1,103 @@
+"""Model builders: every layer explicitly named, every initializer and dropout explicitly seeded.
+
+Layer names make the weight names (``dense_1/kernel``) stable, so canonical weight files
+compare across processes; Keras' automatic names (``dense_3``) depend on how many layers a
+process built before. Seeds are derived by name from the experiment's master seed
+(:class:`samebits.seeds.SeedSource`), so nothing depends on Keras' global seed state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ConfigError
+from .seeds import SeedSource
+
+__all__ = ["BUILDERS", "build"]
+
+
+def _dense_stack(keras, x, units: list[int], activation: str, dropout: float, seeds: SeedSource, start: int = 1):
+    for i, n in enumerate(units, start=start):
+        x = keras.layers.Dense(
+            n,
+            activation=activation,
+            name=f"dense_{i}",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seeds(f"dense_{i}/kernel")),
+            bias_initializer="zeros",
+        )(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, seed=seeds(f"dropout_{i}"), name=f"dropout_{i}")(x)
+    return x
+
+
+def _output(keras, x, n_classes: int, seeds: SeedSource):
+    return keras.layers.Dense(
+        n_classes,
+        activation="softmax",
+        name="output",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seeds("output/kernel")),
+        bias_initializer="zeros",
+    )(x)
+
+
+def build_mlp(input_shape, n_classes: int, seeds: SeedSource, *, hidden=(64,), activation="relu", dropout=0.0):
+    """A multilayer perceptron: flatten, ``hidden`` dense layers, softmax output."""
+    import keras
+
+    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    x = _dense_stack(keras, x, list(hidden), activation, dropout, seeds)
+    return keras.Model(inputs, _output(keras, x, n_classes, seeds), name="mlp")
+
+
+def build_cnn(
+    input_shape,
+    n_classes: int,
+    seeds: SeedSource,
+    *,
+    filters=(16, 32),
+    kernel_size=3,
+    dense=(64,),
+    activation="relu",
+    dropout=0.0,
+):
+    """A small convolutional network for images of shape ``(h, w, channels)``."""
+    import keras
+
+    if len(input_shape) != 3:
+        raise ConfigError(
+            f"model type 'cnn' needs image data of shape (height, width, channels), "
+            f"got feature shape {tuple(input_shape)}"
+        )
+    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    x = inputs
+    for i, f in enumerate(filters, start=1):
+        x = keras.layers.Conv2D(
+            f,
+            kernel_size,
+            padding="same",
+            activation=activation,
+            name=f"conv_{i}",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seeds(f"conv_{i}/kernel")),
+            bias_initializer="zeros",
+        )(x)
+        if x.shape[1] >= 2 and x.shape[2] >= 2:
+            x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = _dense_stack(keras, x, list(dense), activation, dropout, seeds)
+    return keras.Model(inputs, _output(keras, x, n_classes, seeds), name="cnn")
+
+
+BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+
+
+def build(spec: dict[str, Any], input_shape, n_classes: int, seeds: SeedSource):
+    """Build the model a config ``model:`` entry describes (uncompiled)."""
+    spec = dict(spec)
+    kind = spec.pop("type", None)
+    if kind not in BUILDERS:
+        raise ConfigError(f"model.type {kind!r} is unknown; accepted: {', '.join(sorted(BUILDERS))}")
+    try:
+        return BUILDERS[kind](input_shape, n_classes, seeds, **spec)
+    except TypeError as exc:
+        raise ConfigError(f"model.type {kind!r}: {exc}") from None

@@ -1,0 +1,123 @@
+"""Step records: what one step read, did and wrote, as a pure dict; and their files.
+
+A record is written by its step, beside its outputs, after the outputs are on disk. Its
+``run`` section (duration, host) is informative only and never enters the lock or any
+comparison; everything else is deterministic, so two clones write identical records.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import envinfo
+from .errors import RecordError
+from .hashing import hash_output
+
+__all__ = ["SCHEMA", "step_id", "code_hash", "make", "read", "VOLATILE"]
+
+#: Version of the record layout (and of the lock, which holds records).
+SCHEMA = 1
+
+#: Sections of a record that never count in a comparison.
+VOLATILE = ("run",)
+
+REQUIRED = ("schema", "id", "step", "experiment", "seed", "outputs", "inputs", "params",
+            "code", "determinism", "environment")
+
+
+def step_id(step: str, experiment: str, seed: int) -> str:
+    """The id of one step of one chain, e.g. ``train/mlp/seed=0``."""
+    return f"{step}/{experiment}/seed={seed}"
+
+
+@functools.lru_cache(maxsize=1)
+def _package_hash() -> str:
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def code_hash(script: str | Path | None = None) -> dict[str, str]:
+    """Hashes of the code that ran: the samebits package and the step's script, if any."""
+    code = {"samebits": _package_hash()}
+    if script is not None:
+        code["script"] = "sha256:" + hashlib.sha256(Path(script).read_bytes()).hexdigest()
+    return code
+
+
+def make(
+    *,
+    step: str,
+    experiment: str,
+    seed: int,
+    outputs: Mapping[str, str | Path],
+    inputs: Mapping[str, str],
+    params: Mapping[str, Any],
+    determinism: Mapping[str, Any],
+    script: str | Path | None = None,
+    trace: Mapping[str, Any] | None = None,
+    tensorflow: Mapping[str, Any] | None = None,
+    seconds: float | None = None,
+) -> dict[str, Any]:
+    """Build the record of one step (a pure dict; :mod:`samebits.fileio` writes it).
+
+    ``outputs`` maps an output's name to its path; each is hashed by content here.
+    ``inputs`` maps an input's name to its canonical checksum.
+    """
+    env = envinfo.fingerprint()
+    if tensorflow is not None:
+        env["tensorflow"] = dict(tensorflow)
+    out = {}
+    for name, path in outputs.items():
+        desc = hash_output(path)
+        desc["path"] = str(path)
+        out[name] = desc
+    return {
+        "schema": SCHEMA,
+        "id": step_id(step, experiment, seed),
+        "step": step,
+        "experiment": experiment,
+        "seed": seed,
+        "outputs": out,
+        "inputs": dict(inputs),
+        "params": json.loads(json.dumps(dict(params))),  # plain JSON types only
+        "code": code_hash(script),
+        "determinism": dict(determinism),
+        "environment": env,
+        "trace": dict(trace or {}),
+        "run": {"seconds": None if seconds is None else round(seconds, 3)},
+    }
+
+
+def validate(record: Any, where: str) -> dict[str, Any]:
+    """Return ``record`` if it has the layout of :data:`SCHEMA`, else raise :class:`RecordError`."""
+    if not isinstance(record, dict):
+        raise RecordError(f"{where}: a record must be a JSON object")
+    if record.get("schema") != SCHEMA:
+        raise RecordError(f"{where}: record schema {record.get('schema')!r} is not supported (expected {SCHEMA})")
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        raise RecordError(f"{where}: record lacks field(s) {', '.join(missing)}")
+    for name, desc in record["outputs"].items():
+        if not isinstance(desc, dict) or not str(desc.get("sha256", "")).startswith("sha256:"):
+            raise RecordError(f"{where}: output {name!r} has no sha256 checksum")
+    return record
+
+
+def read(path: str | Path) -> dict[str, Any]:
+    """Read and validate a record file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            record = json.load(fh)
+    except OSError as exc:
+        raise RecordError(f"{path}: cannot read record ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise RecordError(f"{path}: not valid JSON ({exc})") from None
+    return validate(record, str(path))

@@ -1,0 +1,303 @@
+"""The four steps of a chain, each a plain function a script (or a test) calls.
+
+Each writes its outputs atomically, then its record last: a step killed mid-way leaves no
+record, so Snakemake reruns it. The TensorFlow steps (init, train, evaluate) apply the
+determinism recipe before any model code; split never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import data, determinism, envinfo, fileio, records
+from .hashing import hash_arrays, hash_output
+from .seeds import SeedSource, check_seed
+
+__all__ = ["split", "init", "train", "evaluate"]
+
+log = logging.getLogger(__name__)
+
+
+def _inputs(**paths: str | Path) -> dict[str, str]:
+    return {name: hash_output(p)["sha256"] for name, p in sorted(paths.items())}
+
+
+def split(
+    out_split: str | Path,
+    out_record: str | Path,
+    *,
+    dataset: str,
+    source: str,
+    seed: int,
+    test_fraction: float = 0.2,
+    label: str = "label",
+    script: str | Path | None = None,
+) -> dict[str, Any]:
+    """Seeded stratified train/test split of one data set; writes indices and a record."""
+    t0 = time.perf_counter()
+    seeds = SeedSource(check_seed(seed))
+    ds = data.load(dataset, source, label=label)
+    idx = data.split_indices(ds.y, test_fraction=test_fraction, seed=seeds("split"))
+    log.info(
+        "split %s (%s, %d samples, %d classes, checksum %s): %d train / %d test",
+        dataset, data.describe_source(source), len(ds.y), ds.n_classes, ds.checksum,
+        len(idx["train"]), len(idx["test"]),
+    )
+    fileio.write_npz(
+        out_split,
+        {
+            **idx,
+            "feature_shape": np.asarray(ds.feature_shape, dtype=np.int64),
+            "n_classes": np.asarray(ds.n_classes, dtype=np.int64),
+        },
+    )
+    rec = records.make(
+        step="split",
+        experiment=dataset,
+        seed=seed,
+        outputs={"split": out_split},
+        inputs={"dataset": ds.checksum},
+        params={"source": source, "label": label, "test_fraction": test_fraction},
+        determinism={"seed": seed, "sub_seeds": seeds.taken},
+        script=script,
+        seconds=time.perf_counter() - t0,
+    )
+    fileio.write_json(out_record, rec)
+    return rec
+
+
+def _read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _weights(model) -> dict[str, np.ndarray]:
+    """Model weights by their (explicitly named) paths, e.g. ``dense_1/kernel``."""
+    out = {}
+    for v in model.weights:
+        if v.path in out:
+            raise ValueError(f"two weights share the name {v.path!r}; name every layer explicitly")
+        out[v.path] = np.asarray(v.numpy())
+    return out
+
+
+def _set_weights(model, arrays: dict[str, np.ndarray], where: str) -> None:
+    names = {v.path for v in model.weights}
+    if names != set(arrays):
+        raise ValueError(
+            f"{where}: weights {sorted(set(arrays) ^ names)} do not match the model's "
+            f"({', '.join(sorted(names))})"
+        )
+    for v in model.weights:
+        v.assign(arrays[v.path])
+
+
+def _load_architecture(model_json: str | Path):
+    import keras
+
+    text = Path(model_json).read_text(encoding="utf-8")
+    # model_from_json deserialises only Keras' registered layers (no Lambda code by default).
+    return keras.models.model_from_json(text)
+
+
+def init(
+    split_path: str | Path,
+    out_init: str | Path,
+    out_model: str | Path,
+    out_record: str | Path,
+    *,
+    experiment: str,
+    seed: int,
+    model: dict[str, Any],
+    profile: str = "portable",
+    threads: int = 1,
+    script: str | Path | None = None,
+) -> dict[str, Any]:
+    """Build the model with seeded initializers; write the weights at t=0 and the architecture."""
+    t0 = time.perf_counter()
+    applied = determinism.apply(seed, profile=profile, threads=threads)
+    from . import models
+
+    meta = _read_npz(split_path)
+    seeds = SeedSource(seed)
+    net = models.build(model, tuple(int(d) for d in meta["feature_shape"]), int(meta["n_classes"]), seeds)
+    weights = _weights(net)
+    log.info("init %s seed %d: %d weight arrays, %d parameters", experiment, seed, len(weights), net.count_params())
+    fileio.write_npz(out_init, weights)
+    fileio.write_json(out_model, json.loads(net.to_json()))
+    rec = records.make(
+        step="init",
+        experiment=experiment,
+        seed=seed,
+        outputs={"init": out_init, "model": out_model},
+        inputs=_inputs(split=split_path),
+        params={"model": model},
+        determinism={**applied, "sub_seeds": seeds.taken},
+        script=script,
+        tensorflow=envinfo.tensorflow_info(),
+        seconds=time.perf_counter() - t0,
+    )
+    fileio.write_json(out_record, rec)
+    return rec
+
+
+_OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
+
+
+def train(
+    split_path: str | Path,
+    init_path: str | Path,
+    model_path: str | Path,
+    out_weights: str | Path,
+    out_history: str | Path,
+    out_keras: str | Path,
+    out_record: str | Path,
+    *,
+    experiment: str,
+    dataset: str,
+    source: str,
+    seed: int,
+    epochs: int,
+    batch_size: int = 32,
+    optimizer: str = "adam",
+    learning_rate: float = 0.001,
+    label: str = "label",
+    profile: str = "portable",
+    threads: int = 1,
+    script: str | Path | None = None,
+) -> dict[str, Any]:
+    """Deterministic single-threaded training from the init weights, with a seeded shuffle.
+
+    Each epoch sees the training set in an order drawn from a NumPy generator seeded with
+    the ``shuffle`` sub-seed, and the checksum of the weights after every epoch goes into
+    the record (``trace.epoch_weights``) so a divergence can be pinned to its first epoch.
+    """
+    t0 = time.perf_counter()
+    applied = determinism.apply(seed, profile=profile, threads=threads)
+    import keras
+
+    seeds = SeedSource(seed)
+    ds = data.load(dataset, source, label=label)
+    idx = _read_npz(split_path)
+    x, y = ds.x[idx["train"]], ds.y[idx["train"]]
+    net = _load_architecture(model_path)
+    _set_weights(net, _read_npz(init_path), str(init_path))
+    opt = getattr(keras.optimizers, _OPTIMIZERS[optimizer])(learning_rate=learning_rate)
+    net.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+
+    rng = np.random.default_rng(seeds("shuffle"))
+    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+    epoch_weights = []
+    fit_seconds = 0.0
+    for epoch in range(epochs):
+        order = rng.permutation(len(y))
+        t = time.perf_counter()
+        h = net.fit(
+            x[order], y[order], batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch,
+            shuffle=False, verbose=0,
+        )
+        fit_seconds += time.perf_counter() - t
+        for key in history:
+            history[key].append(float(h.history[key][-1]))
+        digest, _ = hash_arrays(_weights(net))
+        epoch_weights.append(digest)
+        log.info(
+            "train %s seed %d: epoch %d/%d loss %.6f accuracy %.4f weights %s",
+            experiment, seed, epoch + 1, epochs, history["loss"][-1], history["accuracy"][-1], digest[7:19],
+        )
+
+    fileio.write_npz(out_weights, _weights(net))
+    fileio.write_json(out_history, {"epochs": epochs, **history, "epoch_weights": epoch_weights})
+    with fileio.atomic_path(out_keras) as tmp:
+        net.save(tmp)  # for users; its bytes carry a save date, so it is never compared
+    rec = records.make(
+        step="train",
+        experiment=experiment,
+        seed=seed,
+        outputs={"weights": out_weights, "history": out_history},
+        inputs={**_inputs(split=split_path, init=init_path, model=model_path), "dataset": ds.checksum},
+        params={"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
+                "learning_rate": learning_rate, "source": source, "label": label},
+        determinism={**applied, "sub_seeds": seeds.taken},
+        script=script,
+        trace={"epoch_weights": epoch_weights},
+        tensorflow=envinfo.tensorflow_info(),
+        seconds=time.perf_counter() - t0,
+    )
+    rec["run"]["fit_seconds"] = round(fit_seconds, 3)
+    fileio.write_json(out_record, rec)
+    return rec
+
+
+def _metrics(y_true: np.ndarray, proba: np.ndarray, n_classes: int) -> dict[str, Any]:
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    pred = proba.argmax(axis=1)
+    p = np.clip(proba.astype(np.float64)[np.arange(len(y_true)), y_true], 1e-12, 1.0)
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(np.mean(pred == y_true)),
+        "loss": float(-np.mean(np.log(p))),
+        "macro_f1": float(f1_score(y_true, pred, average="macro", labels=list(range(n_classes)), zero_division=0)),
+        "confusion_matrix": confusion_matrix(y_true, pred, labels=list(range(n_classes))).tolist(),
+    }
+
+
+def evaluate(
+    split_path: str | Path,
+    weights_path: str | Path,
+    model_path: str | Path,
+    out_metrics: str | Path,
+    out_predictions: str | Path,
+    out_record: str | Path,
+    *,
+    experiment: str,
+    dataset: str,
+    source: str,
+    seed: int,
+    batch_size: int = 256,
+    label: str = "label",
+    profile: str = "portable",
+    threads: int = 1,
+    script: str | Path | None = None,
+) -> dict[str, Any]:
+    """Predict the test split with the trained weights; write metrics and predictions.
+
+    The model is the recorded architecture with the recorded weights: exactly the content
+    the train record vouches for, not the ``.keras`` container.
+    """
+    t0 = time.perf_counter()
+    applied = determinism.apply(seed, profile=profile, threads=threads)
+    ds = data.load(dataset, source, label=label)
+    idx = _read_npz(split_path)
+    x, y = ds.x[idx["test"]], ds.y[idx["test"]]
+    net = _load_architecture(model_path)
+    _set_weights(net, _read_npz(weights_path), str(weights_path))
+    proba = np.asarray(net.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
+    metrics = _metrics(y, proba, ds.n_classes)
+    log.info(
+        "evaluate %s seed %d: accuracy %.4f loss %.6f macro-F1 %.4f on %d test samples",
+        experiment, seed, metrics["accuracy"], metrics["loss"], metrics["macro_f1"], metrics["n"],
+    )
+    fileio.write_json(out_metrics, metrics)
+    fileio.write_npz(out_predictions, {"proba": proba, "pred": proba.argmax(axis=1).astype(np.int64), "y": y, "index": idx["test"]})
+    rec = records.make(
+        step="evaluate",
+        experiment=experiment,
+        seed=seed,
+        outputs={"metrics": out_metrics, "predictions": out_predictions},
+        inputs={**_inputs(split=split_path, weights=weights_path, model=model_path), "dataset": ds.checksum},
+        params={"batch_size": batch_size, "source": source, "label": label},
+        determinism=applied,
+        script=script,
+        tensorflow=envinfo.tensorflow_info(),
+        seconds=time.perf_counter() - t0,
+    )
+    fileio.write_json(out_record, rec)
+    return rec

@@ -1,0 +1,137 @@
+# Helpers and input functions shared by the rules (no rules here: `snakemake --lint`).
+import os
+from pathlib import Path
+
+from samebits import determinism
+from snakemake.utils import validate
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+DETERMINISM = config.get("determinism", {})
+PROFILE = DETERMINISM.get("profile", "portable")
+THREADS = DETERMINISM.get("threads", 1)
+LOCK = config.get("lock", "samebits.lock")
+SEEDS = config["seeds"]
+EXPERIMENTS = config["experiments"]
+DATASETS = config["datasets"]
+
+# PYTHONHASHSEED only works if it is set before an interpreter starts, and TensorFlow reads
+# its thread and oneDNN variables at start-up too. Every job's process inherits this
+# process's environment (locally and in a SLURM job step, which parses this file again), so
+# the determinism variables are set here, once; each step checks them and records them.
+PROCESS_ENV = determinism.process_env(PROFILE, THREADS)
+os.environ.update(PROCESS_ENV)
+
+
+def _check_references():
+    for name, exp in EXPERIMENTS.items():
+        if exp["dataset"] not in DATASETS:
+            raise ValueError(
+                f"config: experiments.{name}.dataset is {exp['dataset']!r}, which is not "
+                f"one of datasets: {', '.join(sorted(DATASETS))}"
+            )
+
+
+_check_references()
+
+
+wildcard_constraints:
+    seed=r"\d+",
+    dataset=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+    experiment=r"[A-Za-z0-9][A-Za-z0-9_-]*",
+
+
+def dataset_spec(name):
+    spec = DATASETS[name]
+    return {
+        "source": spec["source"],
+        "label": spec.get("label", "label"),
+        "test_fraction": spec.get("test_fraction", 0.2),
+    }
+
+
+def dataset_files(wildcards):
+    """The data file of a file-based data set (so Snakemake reruns split when it changes)."""
+    source = DATASETS[wildcards.dataset]["source"]
+    return [source] if Path(source).suffix.lower() in (".csv", ".npz") else []
+
+
+def split_params(wildcards):
+    return {
+        "dataset": wildcards.dataset,
+        "seed": int(wildcards.seed),
+        **dataset_spec(wildcards.dataset),
+    }
+
+
+def experiment_split(wildcards):
+    dataset = EXPERIMENTS[wildcards.experiment]["dataset"]
+    return f"results/splits/{dataset}/seed{wildcards.seed}/split.npz"
+
+
+def experiment_dataset_files(wildcards):
+    dataset = EXPERIMENTS[wildcards.experiment]["dataset"]
+    source = DATASETS[dataset]["source"]
+    return [source] if Path(source).suffix.lower() in (".csv", ".npz") else []
+
+
+def _determinism_params():
+    return {"profile": PROFILE, "threads": THREADS}
+
+
+def init_params(wildcards):
+    return {
+        "experiment": wildcards.experiment,
+        "seed": int(wildcards.seed),
+        "model": EXPERIMENTS[wildcards.experiment]["model"],
+        **_determinism_params(),
+    }
+
+
+def _data_params(wildcards):
+    dataset = EXPERIMENTS[wildcards.experiment]["dataset"]
+    spec = dataset_spec(dataset)
+    return {"dataset": dataset, "source": spec["source"], "label": spec["label"]}
+
+
+def train_params(wildcards):
+    train = EXPERIMENTS[wildcards.experiment]["train"]
+    return {
+        "experiment": wildcards.experiment,
+        "seed": int(wildcards.seed),
+        "epochs": train["epochs"],
+        "batch_size": train.get("batch_size", 32),
+        "optimizer": train.get("optimizer", "adam"),
+        "learning_rate": train.get("learning_rate", 0.001),
+        **_data_params(wildcards),
+        **_determinism_params(),
+    }
+
+
+def evaluate_params(wildcards):
+    return {
+        "experiment": wildcards.experiment,
+        "seed": int(wildcards.seed),
+        **_data_params(wildcards),
+        **_determinism_params(),
+    }
+
+
+def all_records(wildcards):
+    """Every step record of every experiment x seed, in a fixed order."""
+    used = sorted({exp["dataset"] for exp in EXPERIMENTS.values()})
+    paths = [
+        f"results/splits/{dataset}/seed{seed}/split.record.json"
+        for dataset in used
+        for seed in SEEDS
+    ]
+    for name in EXPERIMENTS:
+        for seed in SEEDS:
+            for step in ("init", "train", "evaluate"):
+                paths.append(f"results/experiments/{name}/seed{seed}/{step}.record.json")
+    return paths
+
+
+def verify_params(wildcards):
+    return {"lock": LOCK}

@@ -1,0 +1,21 @@
+rule evaluate:
+    input:
+        split=experiment_split,
+        weights="results/experiments/{experiment}/seed{seed}/weights.npz",
+        model="results/experiments/{experiment}/seed{seed}/model.json",
+        data=experiment_dataset_files,
+    output:
+        metrics="results/experiments/{experiment}/seed{seed}/metrics.json",
+        predictions="results/experiments/{experiment}/seed{seed}/predictions.npz",
+        record="results/experiments/{experiment}/seed{seed}/evaluate.record.json",
+    params:
+        step=evaluate_params,
+    log:
+        "logs/evaluate/{experiment}/seed{seed}.log",
+    benchmark:
+        "benchmarks/evaluate/{experiment}/seed{seed}.tsv"
+    threads: THREADS
+    conda:
+        "../envs/samebits.yaml"
+    script:
+        "../scripts/evaluate.py"

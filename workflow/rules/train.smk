@@ -1,0 +1,22 @@
+rule train:
+    input:
+        split=experiment_split,
+        init="results/experiments/{experiment}/seed{seed}/init.npz",
+        model="results/experiments/{experiment}/seed{seed}/model.json",
+        data=experiment_dataset_files,
+    output:
+        weights="results/experiments/{experiment}/seed{seed}/weights.npz",
+        history="results/experiments/{experiment}/seed{seed}/history.json",
+        keras="results/experiments/{experiment}/seed{seed}/model.keras",
+        record="results/experiments/{experiment}/seed{seed}/train.record.json",
+    params:
+        step=train_params,
+    log:
+        "logs/train/{experiment}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/{experiment}/seed{seed}.tsv"
+    threads: THREADS
+    conda:
+        "../envs/samebits.yaml"
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,18 @@
+# The lock is read and written by path, never declared: Snakemake deletes declared outputs
+# before a job runs and reruns a job whose declared input is newer. The reports
+# (results/verification.json, .md) are not declared either, so they survive a failed
+# verification; the marker is written only when verification passes.
+rule verify:
+    input:
+        records=all_records,
+    output:
+        marker="results/verified.ok",
+    params:
+        step=verify_params,
+    log:
+        "logs/verify.log",
+    threads: 1
+    conda:
+        "../envs/samebits.yaml"
+    script:
+        "../scripts/verify.py"
