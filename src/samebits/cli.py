@@ -1,7 +1,7 @@
 """The ``samebits`` command line.
 
-    samebits verify [--results DIR] [--lock FILE] [--check] [--json]
-    samebits env [--json] [--exports [--profile P] [--threads N]]
+samebits verify [--results DIR] [--lock FILE] [--check] [--json]
+samebits env [--json] [--exports [--profile P] [--threads N]]
 """
 
 from __future__ import annotations

@@ -85,9 +85,7 @@ def _output_diffs(accepted: dict, current: dict) -> list[dict[str, Any]]:
         if a is None or c is None:
             diffs.append({"output": name, "expected": a and a["sha256"], "found": c and c["sha256"]})
         elif a["sha256"] != c["sha256"]:
-            diffs.append(
-                {"output": name, "path": c.get("path"), "expected": a["sha256"], "found": c["sha256"]}
-            )
+            diffs.append({"output": name, "path": c.get("path"), "expected": a["sha256"], "found": c["sha256"]})
     return diffs
 
 
@@ -96,7 +94,7 @@ def _first_epoch(accepted: dict, current: dict) -> int | None:
     c = current.get("trace", {}).get("epoch_weights")
     if not a or not c:
         return None
-    for i, (x, y) in enumerate(zip(a, c), start=1):
+    for i, (x, y) in enumerate(zip(a, c, strict=False), start=1):
         if x != y:
             return i
     return None if len(a) == len(c) else min(len(a), len(c)) + 1

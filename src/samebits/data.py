@@ -83,8 +83,7 @@ def _read_csv(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
             except ValueError:
                 col = [h for i, h in enumerate(header) if i != li][c]
                 raise DataError(
-                    f"{path}: line {r}, column {col!r}: {value!r} is not a number; "
-                    "feature columns must be numeric"
+                    f"{path}: line {r}, column {col!r}: {value!r} is not a number; feature columns must be numeric"
                 ) from None
     return x, np.asarray(labels)
 

@@ -48,9 +48,7 @@ def process_env(profile: str = "portable", threads: int = 1) -> dict[str, str]:
         published locks use: the thread count changes which kernels run.
     """
     if profile not in PROFILES:
-        raise ValueError(
-            f"unknown determinism profile {profile!r}; accepted: {', '.join(sorted(PROFILES))}"
-        )
+        raise ValueError(f"unknown determinism profile {profile!r}; accepted: {', '.join(sorted(PROFILES))}")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
     env = {
@@ -73,11 +71,7 @@ def check_process_env(expected: dict[str, str]) -> None:
     ``PYTHONHASHSEED`` is checked through ``sys.flags`` too: setting it from inside Python
     is too late, and only the flag shows it was there at start-up.
     """
-    wrong = [
-        f"{k}={os.environ.get(k)!r} (needs {v!r})"
-        for k, v in sorted(expected.items())
-        if os.environ.get(k) != v
-    ]
+    wrong = [f"{k}={os.environ.get(k)!r} (needs {v!r})" for k, v in sorted(expected.items()) if os.environ.get(k) != v]
     if expected.get("PYTHONHASHSEED") == "0" and sys.flags.hash_randomization:
         wrong.append("PYTHONHASHSEED was not set when the interpreter started")
     if wrong:
@@ -111,8 +105,7 @@ def apply(seed: int, *, profile: str = "portable", threads: int = 1) -> dict[str
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError as exc:  # TensorFlow already ran an op in this process
         raise DeterminismError(
-            f"TensorFlow's thread pools were already initialised; apply() must run before "
-            f"any TensorFlow op ({exc})"
+            f"TensorFlow's thread pools were already initialised; apply() must run before any TensorFlow op ({exc})"
         ) from exc
     keras.utils.set_random_seed(seed)  # Python random, NumPy global and TF global seeds
     random.seed(seed)

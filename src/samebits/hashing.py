@@ -19,8 +19,9 @@ import hashlib
 import json
 import math
 import zipfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -121,7 +122,7 @@ def hash_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[str, dict[str, dict[s
     for name in sorted(arrays):
         arr = np.asarray(arrays[name])
         dtype = _canonical_dtype(arr.dtype)
-        arr = np.ascontiguousarray(arr, dtype=dtype)
+        arr = np.asarray(arr, dtype=dtype, order="C")  # (ascontiguousarray would make 0-d 1-d)
         h.update(_header(name, dtype, arr.shape))
         h.update(memoryview(arr.reshape(-1)).cast("B"))
         s = _Summary(dtype, arr.shape)
@@ -162,12 +163,15 @@ def hash_npz(path: str | Path) -> tuple[str, dict[str, dict[str, Any]]]:
                     )
                 if fortran or dtype.byteorder == ">":
                     # Rare layouts: fall back to a full read and canonicalise in memory.
-                    arr = np.lib.format.read_array(fh, allow_pickle=False)
-                    sub_digest, sub = hash_arrays({name: arr})
+                    with zf.open(members[name]) as whole:
+                        arr = np.lib.format.read_array(whole, allow_pickle=False)
                     cdt = _canonical_dtype(arr.dtype)
+                    arr = np.asarray(arr, dtype=cdt, order="C")
                     h.update(_header(name, cdt, arr.shape))
-                    h.update(memoryview(np.ascontiguousarray(arr, dtype=cdt).reshape(-1)).cast("B"))
-                    summaries[name] = sub[name]
+                    h.update(memoryview(arr.reshape(-1)).cast("B"))
+                    s = _Summary(cdt, arr.shape)
+                    s.add(arr.reshape(-1))
+                    summaries[name] = s.as_dict()
                     continue
                 h.update(_header(name, dtype, shape))
                 s = _Summary(dtype, shape)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import envinfo
 from .errors import RecordError
@@ -25,8 +26,19 @@ SCHEMA = 1
 #: Sections of a record that never count in a comparison.
 VOLATILE = ("run",)
 
-REQUIRED = ("schema", "id", "step", "experiment", "seed", "outputs", "inputs", "params",
-            "code", "determinism", "environment")
+REQUIRED = (
+    "schema",
+    "id",
+    "step",
+    "experiment",
+    "seed",
+    "outputs",
+    "inputs",
+    "params",
+    "code",
+    "determinism",
+    "environment",
+)
 
 
 def step_id(step: str, experiment: str, seed: int) -> str:

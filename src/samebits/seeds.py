@@ -24,9 +24,7 @@ def check_seed(seed: object, what: str = "seed") -> int:
     clock-seeded state, which is the one thing a reproducible run must never use.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(
-            f"{what} must be an integer in [0, {MAX_SEED}], got {seed!r} ({type(seed).__name__})"
-        )
+        raise ValueError(f"{what} must be an integer in [0, {MAX_SEED}], got {seed!r} ({type(seed).__name__})")
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"{what} must be an integer in [0, {MAX_SEED}], got {seed}")
     return seed

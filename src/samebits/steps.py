@@ -46,8 +46,13 @@ def split(
     idx = data.split_indices(ds.y, test_fraction=test_fraction, seed=seeds("split"))
     log.info(
         "split %s (%s, %d samples, %d classes, checksum %s): %d train / %d test",
-        dataset, data.describe_source(source), len(ds.y), ds.n_classes, ds.checksum,
-        len(idx["train"]), len(idx["test"]),
+        dataset,
+        data.describe_source(source),
+        len(ds.y),
+        ds.n_classes,
+        ds.checksum,
+        len(idx["train"]),
+        len(idx["test"]),
     )
     fileio.write_npz(
         out_split,
@@ -91,8 +96,7 @@ def _set_weights(model, arrays: dict[str, np.ndarray], where: str) -> None:
     names = {v.path for v in model.weights}
     if names != set(arrays):
         raise ValueError(
-            f"{where}: weights {sorted(set(arrays) ^ names)} do not match the model's "
-            f"({', '.join(sorted(names))})"
+            f"{where}: weights {sorted(set(arrays) ^ names)} do not match the model's ({', '.join(sorted(names))})"
         )
     for v in model.weights:
         v.assign(arrays[v.path])
@@ -199,8 +203,13 @@ def train(
         order = rng.permutation(len(y))
         t = time.perf_counter()
         h = net.fit(
-            x[order], y[order], batch_size=batch_size, epochs=epoch + 1, initial_epoch=epoch,
-            shuffle=False, verbose=0,
+            x[order],
+            y[order],
+            batch_size=batch_size,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            shuffle=False,
+            verbose=0,
         )
         fit_seconds += time.perf_counter() - t
         for key in history:
@@ -209,7 +218,13 @@ def train(
         epoch_weights.append(digest)
         log.info(
             "train %s seed %d: epoch %d/%d loss %.6f accuracy %.4f weights %s",
-            experiment, seed, epoch + 1, epochs, history["loss"][-1], history["accuracy"][-1], digest[7:19],
+            experiment,
+            seed,
+            epoch + 1,
+            epochs,
+            history["loss"][-1],
+            history["accuracy"][-1],
+            digest[7:19],
         )
 
     fileio.write_npz(out_weights, _weights(net))
@@ -222,8 +237,14 @@ def train(
         seed=seed,
         outputs={"weights": out_weights, "history": out_history},
         inputs={**_inputs(split=split_path, init=init_path, model=model_path), "dataset": ds.checksum},
-        params={"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer,
-                "learning_rate": learning_rate, "source": source, "label": label},
+        params={
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "optimizer": optimizer,
+            "learning_rate": learning_rate,
+            "source": source,
+            "label": label,
+        },
         determinism={**applied, "sub_seeds": seeds.taken},
         script=script,
         trace={"epoch_weights": epoch_weights},
@@ -283,10 +304,17 @@ def evaluate(
     metrics = _metrics(y, proba, ds.n_classes)
     log.info(
         "evaluate %s seed %d: accuracy %.4f loss %.6f macro-F1 %.4f on %d test samples",
-        experiment, seed, metrics["accuracy"], metrics["loss"], metrics["macro_f1"], metrics["n"],
+        experiment,
+        seed,
+        metrics["accuracy"],
+        metrics["loss"],
+        metrics["macro_f1"],
+        metrics["n"],
     )
     fileio.write_json(out_metrics, metrics)
-    fileio.write_npz(out_predictions, {"proba": proba, "pred": proba.argmax(axis=1).astype(np.int64), "y": y, "index": idx["test"]})
+    fileio.write_npz(
+        out_predictions, {"proba": proba, "pred": proba.argmax(axis=1).astype(np.int64), "y": y, "index": idx["test"]}
+    )
     rec = records.make(
         step="evaluate",
         experiment=experiment,

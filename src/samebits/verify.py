@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import collections
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from . import fileio, lock as lockmod, records
+from . import fileio, records
+from . import lock as lockmod
 from .compare import FAILING, Outcome, classify
 
 __all__ = ["verify", "Verification"]
 
 log = logging.getLogger(__name__)
+
+#: Up to this many new steps are listed one per line in the summary; more are counted.
+NEW_LISTED = 8
 
 STATUS_ORDER = ("diverged", "drifted", "changed", "new", "identical")
 
@@ -60,8 +65,9 @@ class Verification:
     def lines(self) -> list[str]:
         """The one-screen summary: headline, every step that is not identical, the lock."""
         out = [f"samebits verify: {self.headline()}"]
+        new = [o for o in self.outcomes if o.status == "new"]
         for o in self.outcomes:
-            if o.status == "identical":
+            if o.status == "identical" or (o.status == "new" and len(new) > NEW_LISTED):
                 continue
             label = o.status.upper() if o.status in FAILING else o.status
             out.append(f"  {label:<9} {o.id}")
@@ -77,15 +83,24 @@ class Verification:
                 out.append(f"      … and {len(shown) - 8} more differences (see verification.json)")
             if o.status == "diverged":
                 out.append("      inputs, params, code and environment are the same: real nondeterminism")
+        if len(new) > NEW_LISTED:
+            out.append(f"  new       {len(new)} steps not in the lock yet (listed in verification.md)")
         if self.stale:
             out.append(f"  {len(self.stale)} lock entries are not part of this run (kept)")
         out.append(f"lock {self.lock_path}: {self.lock_action}")
         return out
 
     def markdown(self) -> str:
-        rows = ["# samebits verification", "", f"**{self.headline()}**", "",
-                f"Lock `{self.lock_path}`: {self.lock_action}.", "",
-                "| step | experiment | seed | status | what differs |", "|---|---|---|---|---|"]
+        rows = [
+            "# samebits verification",
+            "",
+            f"**{self.headline()}**",
+            "",
+            f"Lock `{self.lock_path}`: {self.lock_action}.",
+            "",
+            "| step | experiment | seed | status | what differs |",
+            "|---|---|---|---|---|",
+        ]
         for o in self.outcomes:
             what = [f"output `{d['output']}`" for d in o.outputs]
             if o.first_epoch is not None:
@@ -126,7 +141,7 @@ def verify(
     elif not update_lock:
         action = "not updated (read-only check)"
     else:
-        for record, outcome in zip(current, outcomes):
+        for record, outcome in zip(current, outcomes, strict=True):
             if outcome.status in ("new", "changed"):
                 lock.put(record)
         action = "updated" if lockmod.write(lock_path, lock) else "unchanged"

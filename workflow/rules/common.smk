@@ -1,10 +1,10 @@
 # Helpers and input functions shared by the rules (no rules here: `snakemake --lint`).
+import json
 import os
 from pathlib import Path
 
 from samebits import determinism
 from snakemake.utils import validate
-
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -42,6 +42,12 @@ wildcard_constraints:
     experiment=r"[A-Za-z0-9][A-Za-z0-9_-]*",
 
 
+def canonical(params):
+    """Params with keys sorted at every level: Snakemake compares params by their text, so
+    reordering keys in the config (or re-saving it) must not rerun anything."""
+    return json.loads(json.dumps(params, sort_keys=True))
+
+
 def dataset_spec(name):
     spec = DATASETS[name]
     return {
@@ -51,18 +57,24 @@ def dataset_spec(name):
     }
 
 
-def dataset_files(wildcards):
-    """The data file of a file-based data set (so Snakemake reruns split when it changes)."""
-    source = DATASETS[wildcards.dataset]["source"]
+def _data_files(dataset):
+    source = DATASETS[dataset]["source"]
     return [source] if Path(source).suffix.lower() in (".csv", ".npz") else []
 
 
+def dataset_files(wildcards):
+    """The data file of a file-based data set (so Snakemake reruns split when it changes)."""
+    return _data_files(wildcards.dataset)
+
+
 def split_params(wildcards):
-    return {
-        "dataset": wildcards.dataset,
-        "seed": int(wildcards.seed),
-        **dataset_spec(wildcards.dataset),
-    }
+    return canonical(
+        {
+            "dataset": wildcards.dataset,
+            "seed": int(wildcards.seed),
+            **dataset_spec(wildcards.dataset),
+        }
+    )
 
 
 def experiment_split(wildcards):
@@ -71,9 +83,7 @@ def experiment_split(wildcards):
 
 
 def experiment_dataset_files(wildcards):
-    dataset = EXPERIMENTS[wildcards.experiment]["dataset"]
-    source = DATASETS[dataset]["source"]
-    return [source] if Path(source).suffix.lower() in (".csv", ".npz") else []
+    return _data_files(EXPERIMENTS[wildcards.experiment]["dataset"])
 
 
 def _determinism_params():
@@ -81,12 +91,14 @@ def _determinism_params():
 
 
 def init_params(wildcards):
-    return {
-        "experiment": wildcards.experiment,
-        "seed": int(wildcards.seed),
-        "model": EXPERIMENTS[wildcards.experiment]["model"],
-        **_determinism_params(),
-    }
+    return canonical(
+        {
+            "experiment": wildcards.experiment,
+            "seed": int(wildcards.seed),
+            "model": EXPERIMENTS[wildcards.experiment]["model"],
+            **_determinism_params(),
+        }
+    )
 
 
 def _data_params(wildcards):
@@ -97,25 +109,29 @@ def _data_params(wildcards):
 
 def train_params(wildcards):
     train = EXPERIMENTS[wildcards.experiment]["train"]
-    return {
-        "experiment": wildcards.experiment,
-        "seed": int(wildcards.seed),
-        "epochs": train["epochs"],
-        "batch_size": train.get("batch_size", 32),
-        "optimizer": train.get("optimizer", "adam"),
-        "learning_rate": train.get("learning_rate", 0.001),
-        **_data_params(wildcards),
-        **_determinism_params(),
-    }
+    return canonical(
+        {
+            "experiment": wildcards.experiment,
+            "seed": int(wildcards.seed),
+            "epochs": train["epochs"],
+            "batch_size": train.get("batch_size", 32),
+            "optimizer": train.get("optimizer", "adam"),
+            "learning_rate": train.get("learning_rate", 0.001),
+            **_data_params(wildcards),
+            **_determinism_params(),
+        }
+    )
 
 
 def evaluate_params(wildcards):
-    return {
-        "experiment": wildcards.experiment,
-        "seed": int(wildcards.seed),
-        **_data_params(wildcards),
-        **_determinism_params(),
-    }
+    return canonical(
+        {
+            "experiment": wildcards.experiment,
+            "seed": int(wildcards.seed),
+            **_data_params(wildcards),
+            **_determinism_params(),
+        }
+    )
 
 
 def all_records(wildcards):
@@ -129,7 +145,9 @@ def all_records(wildcards):
     for name in EXPERIMENTS:
         for seed in SEEDS:
             for step in ("init", "train", "evaluate"):
-                paths.append(f"results/experiments/{name}/seed{seed}/{step}.record.json")
+                paths.append(
+                    f"results/experiments/{name}/seed{seed}/{step}.record.json"
+                )
     return paths
 
 

@@ -8,14 +8,14 @@ rule evaluate:
         metrics="results/experiments/{experiment}/seed{seed}/metrics.json",
         predictions="results/experiments/{experiment}/seed{seed}/predictions.npz",
         record="results/experiments/{experiment}/seed{seed}/evaluate.record.json",
-    params:
-        step=evaluate_params,
     log:
         "logs/evaluate/{experiment}/seed{seed}.log",
     benchmark:
         "benchmarks/evaluate/{experiment}/seed{seed}.tsv"
-    threads: THREADS
     conda:
         "../envs/samebits.yaml"
+    threads: THREADS
+    params:
+        step=evaluate_params,
     script:
         "../scripts/evaluate.py"

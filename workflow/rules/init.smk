@@ -5,12 +5,12 @@ rule init:
         init="results/experiments/{experiment}/seed{seed}/init.npz",
         model="results/experiments/{experiment}/seed{seed}/model.json",
         record="results/experiments/{experiment}/seed{seed}/init.record.json",
-    params:
-        step=init_params,
     log:
         "logs/init/{experiment}/seed{seed}.log",
-    threads: THREADS
     conda:
         "../envs/samebits.yaml"
+    threads: THREADS
+    params:
+        step=init_params,
     script:
         "../scripts/init.py"

@@ -4,12 +4,12 @@ rule split:
     output:
         split="results/splits/{dataset}/seed{seed}/split.npz",
         record="results/splits/{dataset}/seed{seed}/split.record.json",
-    params:
-        step=split_params,
     log:
         "logs/split/{dataset}/seed{seed}.log",
-    threads: 1
     conda:
         "../envs/samebits.yaml"
+    threads: 1
+    params:
+        step=split_params,
     script:
         "../scripts/split.py"

@@ -9,14 +9,14 @@ rule train:
         history="results/experiments/{experiment}/seed{seed}/history.json",
         keras="results/experiments/{experiment}/seed{seed}/model.keras",
         record="results/experiments/{experiment}/seed{seed}/train.record.json",
-    params:
-        step=train_params,
     log:
         "logs/train/{experiment}/seed{seed}.log",
     benchmark:
         "benchmarks/train/{experiment}/seed{seed}.tsv"
-    threads: THREADS
     conda:
         "../envs/samebits.yaml"
+    threads: THREADS
+    params:
+        step=train_params,
     script:
         "../scripts/train.py"

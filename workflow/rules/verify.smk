@@ -7,12 +7,12 @@ rule verify:
         records=all_records,
     output:
         marker="results/verified.ok",
-    params:
-        step=verify_params,
     log:
         "logs/verify.log",
-    threads: 1
     conda:
         "../envs/samebits.yaml"
+    threads: 1
+    params:
+        step=verify_params,
     script:
         "../scripts/verify.py"

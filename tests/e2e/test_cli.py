@@ -1,0 +1,42 @@
+"""The samebits command on a real run's results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def samebits(workdir, *args):
+    cmd = [sys.executable, "-m", "samebits.cli", *args]
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=120)
+
+
+def test_verify_check_reports_identical_without_writing(tiny_copy):
+    lock = (tiny_copy / "samebits.lock").read_bytes()
+    proc = samebits(tiny_copy, "verify", "--check")
+    assert proc.returncode == 0, proc.stderr
+    assert "7/7 steps identical" in proc.stdout
+    proc = samebits(tiny_copy, "verify", "--check", "--json")
+    assert json.loads(proc.stdout)["counts"]["identical"] == 7
+    assert (tiny_copy / "samebits.lock").read_bytes() == lock
+
+
+def test_verify_reports_a_corrupt_lock_and_leaves_it(tiny_copy):
+    (tiny_copy / "samebits.lock").write_text("{oops")
+    proc = samebits(tiny_copy, "verify")
+    assert proc.returncode == 2
+    assert "samebits.lock: not valid JSON" in proc.stderr
+    assert (tiny_copy / "samebits.lock").read_text() == "{oops"
+
+
+def test_env_prints_the_fingerprint(tmp_path):
+    proc = samebits(tmp_path, "env", "--json")
+    fp = json.loads(proc.stdout)
+    assert fp["packages"]["tensorflow"] and fp["cpu"]["flags"]
+    exports = samebits(tmp_path, "env", "--exports").stdout
+    assert "export PYTHONHASHSEED=0" in exports and "export ONEDNN_MAX_CPU_ISA=AVX2" in exports
