@@ -19,6 +19,10 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/verify.smk"
 
 
+onstart:
+    check_environment()
+
+
 rule all:
     default_target: True
     input:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .compare import DEFAULT_ATOL, DEFAULT_RTOL
 from .errors import SamebitsError
 
 RECORD_GLOB = "**/*.record.json"
@@ -20,11 +21,7 @@ RECORD_GLOB = "**/*.record.json"
 def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify import verify
 
-    paths = sorted(Path(args.results).glob(RECORD_GLOB))
-    if not paths:
-        print(f"samebits: error: no step records under {args.results}/ (run the workflow first)", file=sys.stderr)
-        return 2
-    result = verify(paths, args.lock, update_lock=not args.check)
+    result = verify(_records(args.results), args.lock, update_lock=not args.check, rtol=args.rtol, atol=args.atol)
     if args.json:
         print(json.dumps(result.as_dict(), indent=1, sort_keys=True))
     else:
@@ -32,9 +29,60 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _records(results: str) -> list[Path]:
+    paths = sorted(Path(results).glob(RECORD_GLOB))
+    if not paths:
+        raise SamebitsError(f"no step records under {results}/ (run the workflow first)")
+    return paths
+
+
+def _cmd_accept(args: argparse.Namespace) -> int:
+    from .verify import accept
+
+    accepted = accept(
+        _records(args.results),
+        args.lock,
+        reason=args.reason,
+        step=args.step,
+        experiment=args.experiment,
+        seed=args.seed,
+        everything=args.all,
+    )
+    for o in accepted:
+        print(f"accepted {o.verdict:<24} {o.id}")
+    print(f"lock {args.lock}: {len(accepted)} step(s) accepted, reason stored: {args.reason.strip()!r}")
+    return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from .treediff import diff_trees, format_table
+
+    result = diff_trees(args.a, args.b)
+    if args.json:
+        print(json.dumps(result, indent=1, sort_keys=True))
+    else:
+        print(format_table(result))
+    return 0 if result["identical"] else 1
+
+
 def _cmd_env(args: argparse.Namespace) -> int:
     from . import determinism, envinfo
 
+    if args.check:
+        from . import lock as lockmod
+
+        lock = lockmod.read(args.lock)
+        if not lock.environments:
+            print(f"{args.lock}: no environment recorded yet")
+            return 0
+        workflow_vars = {k for p in determinism.PROFILES for k in determinism.process_env(p)}
+        lines = envinfo.differences_from_lock(lock, ignore_variables=workflow_vars)
+        if not lines:
+            print(f"this environment matches the one {args.lock} was made in")
+            return 0
+        print(f"this environment differs from the one {args.lock} was made in:")
+        print("\n".join(f"  {line}" for line in lines))
+        return 1
     if args.exports:
         for key, value in determinism.process_env(args.profile, args.threads).items():
             print(f"export {key}={value}")
@@ -64,13 +112,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lock", default="samebits.lock", help="lock file (default: samebits.lock)")
     p.add_argument("--check", action="store_true", help="never write the lock, only report")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"tolerance for drift (default {DEFAULT_RTOL})")
+    p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"tolerance for drift (default {DEFAULT_ATOL})")
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("accept", help="take drifted or diverged steps into the lock, with a reason")
+    p.add_argument("--reason", required=True, help="why these results are accepted (stored in the lock)")
+    p.add_argument("--step", choices=["split", "init", "train", "evaluate"], help="only this step")
+    p.add_argument("--experiment", help="only this experiment (or data set, for split)")
+    p.add_argument("--seed", type=int, help="only this seed")
+    p.add_argument("--all", action="store_true", help="every drifted or diverged step")
+    p.add_argument("--results", default="results", help="results directory (default: results)")
+    p.add_argument("--lock", default="samebits.lock", help="lock file (default: samebits.lock)")
+    p.set_defaults(func=_cmd_accept)
+
+    p = sub.add_parser("diff", help="compare two result trees tensor by tensor (two machines, two runs)")
+    p.add_argument("a", help="first results directory")
+    p.add_argument("b", help="second results directory")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("env", help="print this machine's environment fingerprint")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--exports", action="store_true", help="print the determinism variables as shell exports")
     p.add_argument("--profile", default="portable", help="determinism profile for --exports")
     p.add_argument("--threads", type=int, default=1, help="thread count for --exports")
+    p.add_argument("--check", action="store_true", help="compare with the lock's environment; exit 1 if it differs")
+    p.add_argument("--lock", default="samebits.lock", help="lock file for --check (default: samebits.lock)")
     p.set_defaults(func=_cmd_env)
 
     args = parser.parse_args(argv)

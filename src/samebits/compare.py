@@ -8,6 +8,13 @@ Statuses, in the order they are decided:
                settings (named in ``causes``): an intended change, the lock follows;
 ``drifted``    outputs differ and only the environment differs (named in ``environment``);
 ``diverged``   outputs differ and nothing else does: real nondeterminism.
+
+A drifted step is further judged against a tolerance: *equivalent* when every numeric
+summary of every differing output (array sum, L2 norm, min, max; every JSON number) is within
+``atol + rtol * |accepted|`` of the accepted value and shapes and dtypes are the same,
+else *not reproduced*. Two statuses come before any comparison with the lock, from the files
+on disk (:mod:`samebits.ondisk`): ``stale`` (an input changed after the step ran) and
+``tampered`` (an output no longer has its recorded checksum).
 """
 
 from __future__ import annotations
@@ -17,8 +24,13 @@ from typing import Any
 
 __all__ = ["Outcome", "classify", "deep_diff", "FAILING"]
 
-#: Statuses that make verification fail and keep the lock as it is.
-FAILING = ("drifted", "diverged")
+#: Statuses that always make verification fail and keep the lock as it is (a drifted step
+#: fails too unless it is equivalent within tolerance: see :meth:`Outcome.failing`).
+FAILING = ("diverged", "stale", "tampered")
+
+#: Default tolerance for judging a drifted step equivalent (``verify:`` in the config).
+DEFAULT_RTOL = 1e-5
+DEFAULT_ATOL = 1e-8
 
 #: Sections whose difference makes an output change intended ("changed").
 CAUSES = ("inputs", "params", "code", "determinism")
@@ -37,9 +49,28 @@ class Outcome:
     causes: list[str] = dataclasses.field(default_factory=list)
     environment: list[str] = dataclasses.field(default_factory=list)
     first_epoch: int | None = None
+    equivalent: bool | None = None
+    deltas: list[str] = dataclasses.field(default_factory=list)
+    disk: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    accepted: dict[str, Any] | None = None
+    metrics: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def failing(self) -> bool:
+        return self.status in FAILING or (self.status == "drifted" and not self.equivalent)
+
+    @property
+    def verdict(self) -> str:
+        """The status as a reader should read it (``drifted (equivalent)``, ...)."""
+        if self.status == "drifted":
+            return "drifted (equivalent)" if self.equivalent else "drifted (not reproduced)"
+        return self.status
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["failing"] = self.failing
+        d["verdict"] = self.verdict
+        return d
 
 
 def _short(value: Any) -> str:
@@ -100,8 +131,78 @@ def _first_epoch(accepted: dict, current: dict) -> int | None:
     return None if len(a) == len(c) else min(len(a), len(c)) + 1
 
 
-def classify(current: dict[str, Any], accepted: dict[str, Any] | None) -> Outcome:
-    """Compare a step's ``current`` record with its ``accepted`` one (both full records)."""
+def _close(a: Any, b: Any, rtol: float, atol: float) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) <= atol + rtol * abs(a)
+    return a == b
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.7g}" if isinstance(x, float) else repr(x)
+
+
+def summary_deltas(
+    accepted: dict[str, Any], current: dict[str, Any], rtol: float, atol: float
+) -> tuple[bool, list[str]]:
+    """Compare the numeric summaries of the outputs that differ. Returns (all within, lines).
+
+    The lines name every summary that moved, e.g. ``weights dense_1/kernel l2 4.81 → 4.82``.
+    """
+    ok, lines = True, []
+    for name in sorted(set(accepted["outputs"]) | set(current["outputs"])):
+        a, c = accepted["outputs"].get(name), current["outputs"].get(name)
+        if a is None or c is None or a["sha256"] == c["sha256"]:
+            if (a is None) != (c is None):
+                ok = False
+                lines.append(f"{name} {'missing' if c is None else 'not in the lock'}")
+            continue
+        if a.get("kind") != c.get("kind") or a.get("kind") == "bytes":
+            ok = False
+            lines.append(f"{name} differs (no numeric summary to compare)")
+            continue
+        if a["kind"] == "arrays":
+            pairs = []
+            for arr in sorted(set(a["arrays"]) | set(c["arrays"])):
+                sa, sc = a["arrays"].get(arr), c["arrays"].get(arr)
+                if sa is None or sc is None or sa["shape"] != sc["shape"] or sa["dtype"] != sc["dtype"]:
+                    ok = False
+                    lines.append(f"{name} {arr}: shape/dtype/presence differ")
+                    continue
+                pairs += [(f"{name} {arr} {k}", sa.get(k), sc.get(k)) for k in ("sum", "l2", "min", "max")]
+        else:
+            na, nc = a.get("numbers", {}), c.get("numbers", {})
+            pairs = [(f"{name} {k}", na.get(k), nc.get(k)) for k in sorted(set(na) | set(nc))]
+        for label, x, y in pairs:
+            if x == y:
+                continue
+            close = _close(x, y, rtol, atol)
+            ok = ok and close
+            delta = f" (Δ {y - x:.2g})" if isinstance(x, float | int) and isinstance(y, float | int) else ""
+            lines.append(f"{label} {_fmt(x)} → {_fmt(y)}{delta}{'' if close else ' beyond tolerance'}")
+    return ok, lines
+
+
+HEADLINE_METRICS = ("accuracy", "loss", "macro_f1")
+
+
+def _headline_metrics(accepted: dict[str, Any], current: dict[str, Any]) -> dict[str, list[float]]:
+    a = accepted["outputs"].get("metrics", {}).get("numbers", {})
+    c = current["outputs"].get("metrics", {}).get("numbers", {})
+    return {k: [a[k], c[k]] for k in HEADLINE_METRICS if k in a and k in c}
+
+
+def classify(
+    current: dict[str, Any],
+    accepted: dict[str, Any] | None,
+    *,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    disk: dict[str, list[dict[str, Any]]] | None = None,
+) -> Outcome:
+    """Compare a step's ``current`` record with its ``accepted`` one (both full records).
+
+    ``disk`` is the result of :func:`samebits.ondisk.check` for the current record.
+    """
     out = Outcome(
         id=current["id"],
         step=current["step"],
@@ -109,8 +210,13 @@ def classify(current: dict[str, Any], accepted: dict[str, Any] | None) -> Outcom
         seed=current["seed"],
         status="new",
     )
+    if disk and (disk["stale"] or disk["tampered"]):
+        out.status = "tampered" if disk["tampered"] else "stale"
+        out.disk = [{"problem": kind, **item} for kind in ("tampered", "stale") for item in disk[kind]]
+        return out
     if accepted is None:
         return out
+    out.accepted = accepted.get("accepted")
     out.outputs = _output_diffs(accepted["outputs"], current["outputs"])
     out.causes = [line for sec in CAUSES for line in deep_diff(accepted.get(sec), current.get(sec), sec)]
     out.environment = deep_diff(accepted["environment"], current["environment"], "environment")
@@ -118,10 +224,13 @@ def classify(current: dict[str, Any], accepted: dict[str, Any] | None) -> Outcom
         out.status = "identical"
         return out
     out.first_epoch = _first_epoch(accepted, current)
+    out.metrics = _headline_metrics(accepted, current)
+    within, out.deltas = summary_deltas(accepted, current, rtol, atol)
     if out.causes:
         out.status = "changed"
     elif out.environment:
         out.status = "drifted"
+        out.equivalent = within
     else:
         out.status = "diverged"
     return out

@@ -106,3 +106,30 @@ def tensorflow_info() -> dict[str, Any]:
         "compiler": tf.version.COMPILER_VERSION,
         "build": build,
     }
+
+
+def differences_from_lock(lock, current: dict[str, Any] | None = None, ignore_variables=()) -> list[str]:
+    """What differs between this environment and the one(s) the lock was made in.
+
+    Compared against the lock environment that differs least (a lock holds one environment
+    for steps with TensorFlow loaded and one for those without; the ``tensorflow`` section,
+    which needs TensorFlow imported, is left out). ``ignore_variables`` are environment
+    variables the workflow sets itself for every job (their effect is recorded per step).
+    Returns human lines such as ``packages.tensorflow 2.21.0 → 2.20.0``; empty if the lock
+    has no environment yet.
+    """
+    from .compare import deep_diff
+
+    current = current if current is not None else fingerprint()
+
+    def strip(env: dict[str, Any]) -> dict[str, Any]:
+        env = {k: v for k, v in env.items() if k != "tensorflow"}
+        env["variables"] = {k: v for k, v in env.get("variables", {}).items() if k not in ignore_variables}
+        return env
+
+    best: list[str] | None = None
+    for env in lock.environments.values():
+        lines = [line.split(".", 1)[1] for line in deep_diff(strip(env), strip(current), "environment")]
+        if best is None or len(lines) < len(best):
+            best = lines
+    return best or []

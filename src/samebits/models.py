@@ -91,12 +91,76 @@ def build_cnn(
 BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
 
 
+def load_builder(ref: str):
+    """Import a custom builder named ``module:function`` or ``path/to/file.py:function``.
+
+    A custom builder is code by design: it runs with the workflow's rights. It is loaded
+    from the given file or an importable module; nothing is added to ``sys.path``.
+    """
+    import importlib
+    import importlib.util
+    from pathlib import Path
+
+    module_name, sep, func_name = ref.rpartition(":")
+    if not sep or not module_name or not func_name:
+        raise ConfigError(f"model.builder {ref!r} must look like 'module:function' or 'path/file.py:function'")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_file():
+                raise ConfigError(f"model.builder {ref!r}: file {module_name} does not exist")
+            name = "samebits_builder_" + path.stem
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            import sys
+
+            sys.modules[name] = module  # Keras' registry and pickling look modules up by name
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any import failure is the user's module's)
+        raise ConfigError(f"model.builder {ref!r} cannot be imported: {type(exc).__name__}: {exc}") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise ConfigError(f"model.builder {ref!r}: {module_name} has no function {func_name!r}")
+    return func
+
+
+def builder_file(spec: dict[str, Any]) -> str | None:
+    """The source file of a custom builder (its hash goes into the record's code section)."""
+    if spec.get("type") != "custom":
+        return None
+    import importlib.util
+
+    module_name = str(spec["builder"]).rpartition(":")[0]
+    if module_name.endswith(".py"):
+        return module_name
+    found = importlib.util.find_spec(module_name)
+    return found.origin if found is not None else None
+
+
 def build(spec: dict[str, Any], input_shape, n_classes: int, seeds: SeedSource):
-    """Build the model a config ``model:`` entry describes (uncompiled)."""
+    """Build the model a config ``model:`` entry describes (uncompiled).
+
+    ``type: custom`` calls ``builder(input_shape, n_classes, seeds, **options)``; it must
+    return an uncompiled Keras model and should name its layers and seed its initializers
+    with ``seeds("some/name")``.
+    """
     spec = dict(spec)
     kind = spec.pop("type", None)
+    if kind == "custom":
+        ref = spec.pop("builder", None)
+        func = load_builder(str(ref))
+        model = func(tuple(input_shape), n_classes, seeds, **spec.pop("options", {}))
+        import keras
+
+        if not isinstance(model, keras.Model):
+            raise ConfigError(f"model.builder {ref!r} returned {type(model).__name__}, not a Keras model")
+        return model
     if kind not in BUILDERS:
-        raise ConfigError(f"model.type {kind!r} is unknown; accepted: {', '.join(sorted(BUILDERS))}")
+        raise ConfigError(f"model.type {kind!r} is unknown; accepted: {', '.join(sorted([*BUILDERS, 'custom']))}")
     try:
         return BUILDERS[kind](input_shape, n_classes, seeds, **spec)
     except TypeError as exc:

@@ -56,11 +56,13 @@ def _package_hash() -> str:
     return "sha256:" + h.hexdigest()
 
 
-def code_hash(script: str | Path | None = None) -> dict[str, str]:
-    """Hashes of the code that ran: the samebits package and the step's script, if any."""
+def code_hash(script: str | Path | None = None, builder: str | Path | None = None) -> dict[str, str]:
+    """Hashes of the code that ran: the samebits package, the step's script and a custom
+    model builder's source file, where there are such."""
     code = {"samebits": _package_hash()}
-    if script is not None:
-        code["script"] = "sha256:" + hashlib.sha256(Path(script).read_bytes()).hexdigest()
+    for name, path in (("script", script), ("builder", builder)):
+        if path is not None:
+            code[name] = "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return code
 
 
@@ -70,18 +72,22 @@ def make(
     experiment: str,
     seed: int,
     outputs: Mapping[str, str | Path],
-    inputs: Mapping[str, str],
+    input_files: Mapping[str, str | Path] | None = None,
+    inputs: Mapping[str, Any] | None = None,
     params: Mapping[str, Any],
     determinism: Mapping[str, Any],
     script: str | Path | None = None,
+    builder: str | Path | None = None,
     trace: Mapping[str, Any] | None = None,
     tensorflow: Mapping[str, Any] | None = None,
     seconds: float | None = None,
 ) -> dict[str, Any]:
     """Build the record of one step (a pure dict; :mod:`samebits.fileio` writes it).
 
-    ``outputs`` maps an output's name to its path; each is hashed by content here.
-    ``inputs`` maps an input's name to its canonical checksum.
+    ``outputs`` and ``input_files`` map a name to a path; each file is hashed by content
+    here. ``inputs`` adds inputs that are not files (e.g. a bundled data set's checksum).
+    The sizes and times of all these files go to the volatile ``run`` section, so a later
+    check can skip re-hashing a file that was not touched (:mod:`samebits.ondisk`).
     """
     env = envinfo.fingerprint()
     if tensorflow is not None:
@@ -91,6 +97,11 @@ def make(
         desc = hash_output(path)
         desc["path"] = str(path)
         out[name] = desc
+    ins: dict[str, Any] = {
+        name: {"path": str(path), "sha256": hash_output(path)["sha256"]} for name, path in (input_files or {}).items()
+    }
+    ins.update(inputs or {})
+    files = [*map(str, (input_files or {}).values()), *map(str, outputs.values())]
     return {
         "schema": SCHEMA,
         "id": step_id(step, experiment, seed),
@@ -98,14 +109,27 @@ def make(
         "experiment": experiment,
         "seed": seed,
         "outputs": out,
-        "inputs": dict(inputs),
+        "inputs": ins,
         "params": json.loads(json.dumps(dict(params))),  # plain JSON types only
-        "code": code_hash(script),
+        "code": code_hash(script, builder),
         "determinism": dict(determinism),
         "environment": env,
         "trace": dict(trace or {}),
-        "run": {"seconds": None if seconds is None else round(seconds, 3)},
+        "run": {"seconds": None if seconds is None else round(seconds, 3), "files": file_stats(files)},
     }
+
+
+def file_stats(paths) -> dict[str, list[int]]:
+    """``{path: [size, mtime_ns, ctime_ns]}``: enough to tell a file was not touched since.
+
+    ctime cannot be set back by a user, so a content change with the mtime restored still
+    shows here.
+    """
+    out = {}
+    for p in paths:
+        st = Path(p).stat()
+        out[str(p)] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    return out
 
 
 def validate(record: Any, where: str) -> dict[str, Any]:

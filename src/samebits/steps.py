@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from . import data, determinism, envinfo, fileio, records
-from .hashing import hash_arrays, hash_output
+from . import data, determinism, envinfo, fileio, models, records
+from .hashing import hash_arrays
 from .seeds import SeedSource, check_seed
 
 __all__ = ["split", "init", "train", "evaluate"]
@@ -24,8 +24,10 @@ __all__ = ["split", "init", "train", "evaluate"]
 log = logging.getLogger(__name__)
 
 
-def _inputs(**paths: str | Path) -> dict[str, str]:
-    return {name: hash_output(p)["sha256"] for name, p in sorted(paths.items())}
+def _dataset_inputs(source: str, checksum: str) -> tuple[dict[str, str], dict[str, Any]]:
+    """The data set as inputs of a record: its content checksum, and its file if it has one."""
+    files = {} if source in data.BUNDLED else {"data": source}
+    return files, {"dataset": {"sha256": checksum, "source": source}}
 
 
 def split(
@@ -62,12 +64,14 @@ def split(
             "n_classes": np.asarray(ds.n_classes, dtype=np.int64),
         },
     )
+    data_files, data_inputs = _dataset_inputs(source, ds.checksum)
     rec = records.make(
         step="split",
         experiment=dataset,
         seed=seed,
         outputs={"split": out_split},
-        inputs={"dataset": ds.checksum},
+        input_files=data_files,
+        inputs=data_inputs,
         params={"source": source, "label": label, "test_fraction": test_fraction},
         determinism={"seed": seed, "sub_seeds": seeds.taken},
         script=script,
@@ -102,9 +106,13 @@ def _set_weights(model, arrays: dict[str, np.ndarray], where: str) -> None:
         v.assign(arrays[v.path])
 
 
-def _load_architecture(model_json: str | Path):
+def _load_architecture(model_json: str | Path, builder: str | None = None):
     import keras
 
+    if builder is not None:
+        from .models import load_builder
+
+        load_builder(builder)  # registers the builder's custom layers before deserialising
     text = Path(model_json).read_text(encoding="utf-8")
     # model_from_json deserialises only Keras' registered layers (no Lambda code by default).
     return keras.models.model_from_json(text)
@@ -117,6 +125,7 @@ def init(
     out_record: str | Path,
     *,
     experiment: str,
+    dataset: str,
     seed: int,
     model: dict[str, Any],
     profile: str = "portable",
@@ -126,8 +135,6 @@ def init(
     """Build the model with seeded initializers; write the weights at t=0 and the architecture."""
     t0 = time.perf_counter()
     applied = determinism.apply(seed, profile=profile, threads=threads)
-    from . import models
-
     meta = _read_npz(split_path)
     seeds = SeedSource(seed)
     net = models.build(model, tuple(int(d) for d in meta["feature_shape"]), int(meta["n_classes"]), seeds)
@@ -140,10 +147,11 @@ def init(
         experiment=experiment,
         seed=seed,
         outputs={"init": out_init, "model": out_model},
-        inputs=_inputs(split=split_path),
-        params={"model": model},
+        input_files={"split": split_path},
+        params={"model": model, "dataset": dataset},
         determinism={**applied, "sub_seeds": seeds.taken},
         script=script,
+        builder=models.builder_file(model),
         tensorflow=envinfo.tensorflow_info(),
         seconds=time.perf_counter() - t0,
     )
@@ -172,6 +180,7 @@ def train(
     optimizer: str = "adam",
     learning_rate: float = 0.001,
     label: str = "label",
+    builder: str | None = None,
     profile: str = "portable",
     threads: int = 1,
     script: str | Path | None = None,
@@ -190,7 +199,7 @@ def train(
     ds = data.load(dataset, source, label=label)
     idx = _read_npz(split_path)
     x, y = ds.x[idx["train"]], ds.y[idx["train"]]
-    net = _load_architecture(model_path)
+    net = _load_architecture(model_path, builder)
     _set_weights(net, _read_npz(init_path), str(init_path))
     opt = getattr(keras.optimizers, _OPTIMIZERS[optimizer])(learning_rate=learning_rate)
     net.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
@@ -227,6 +236,7 @@ def train(
             digest[7:19],
         )
 
+    data_files, data_inputs = _dataset_inputs(source, ds.checksum)
     fileio.write_npz(out_weights, _weights(net))
     fileio.write_json(out_history, {"epochs": epochs, **history, "epoch_weights": epoch_weights})
     with fileio.atomic_path(out_keras) as tmp:
@@ -236,8 +246,10 @@ def train(
         experiment=experiment,
         seed=seed,
         outputs={"weights": out_weights, "history": out_history},
-        inputs={**_inputs(split=split_path, init=init_path, model=model_path), "dataset": ds.checksum},
+        input_files={"split": split_path, "init": init_path, "model": model_path, **data_files},
+        inputs=data_inputs,
         params={
+            "dataset": dataset,
             "epochs": epochs,
             "batch_size": batch_size,
             "optimizer": optimizer,
@@ -247,6 +259,7 @@ def train(
         },
         determinism={**applied, "sub_seeds": seeds.taken},
         script=script,
+        builder=models.builder_file({"type": "custom", "builder": builder}) if builder else None,
         trace={"epoch_weights": epoch_weights},
         tensorflow=envinfo.tensorflow_info(),
         seconds=time.perf_counter() - t0,
@@ -284,6 +297,7 @@ def evaluate(
     seed: int,
     batch_size: int = 256,
     label: str = "label",
+    builder: str | None = None,
     profile: str = "portable",
     threads: int = 1,
     script: str | Path | None = None,
@@ -298,7 +312,7 @@ def evaluate(
     ds = data.load(dataset, source, label=label)
     idx = _read_npz(split_path)
     x, y = ds.x[idx["test"]], ds.y[idx["test"]]
-    net = _load_architecture(model_path)
+    net = _load_architecture(model_path, builder)
     _set_weights(net, _read_npz(weights_path), str(weights_path))
     proba = np.asarray(net.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
     metrics = _metrics(y, proba, ds.n_classes)
@@ -311,6 +325,7 @@ def evaluate(
         metrics["macro_f1"],
         metrics["n"],
     )
+    data_files, data_inputs = _dataset_inputs(source, ds.checksum)
     fileio.write_json(out_metrics, metrics)
     fileio.write_npz(
         out_predictions, {"proba": proba, "pred": proba.argmax(axis=1).astype(np.int64), "y": y, "index": idx["test"]}
@@ -320,10 +335,12 @@ def evaluate(
         experiment=experiment,
         seed=seed,
         outputs={"metrics": out_metrics, "predictions": out_predictions},
-        inputs={**_inputs(split=split_path, weights=weights_path, model=model_path), "dataset": ds.checksum},
-        params={"batch_size": batch_size, "source": source, "label": label},
+        input_files={"split": split_path, "weights": weights_path, "model": model_path, **data_files},
+        inputs=data_inputs,
+        params={"dataset": dataset, "batch_size": batch_size, "source": source, "label": label},
         determinism=applied,
         script=script,
+        builder=models.builder_file({"type": "custom", "builder": builder}) if builder else None,
         tensorflow=envinfo.tensorflow_info(),
         seconds=time.perf_counter() - t0,
     )

@@ -1,8 +1,9 @@
 """Verify every step record of a run against ``samebits.lock`` and apply the lock policy.
 
 The policy (see the README's status table): ``new`` steps are added and ``changed`` steps
-updated; when any step is ``drifted`` or ``diverged`` nothing is written at all, so the lock
-stays byte-for-byte as it was and the run fails. Nothing else ever writes the lock.
+updated; a drifted step that is equivalent within tolerance passes with a warning and keeps
+its lock entry; when any step fails (diverged, drifted beyond tolerance, stale, tampered)
+nothing is written at all, so the lock stays byte-for-byte as it was and the run fails.
 """
 
 from __future__ import annotations
@@ -13,28 +14,68 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import fileio, records
+from . import fileio, ondisk, records
 from . import lock as lockmod
-from .compare import FAILING, Outcome, classify
+from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Outcome, classify
 
-__all__ = ["verify", "Verification"]
+__all__ = ["verify", "verify_step", "Verification", "chains"]
 
 log = logging.getLogger(__name__)
 
 #: Up to this many new steps are listed one per line in the summary; more are counted.
 NEW_LISTED = 8
 
-STATUS_ORDER = ("diverged", "drifted", "changed", "new", "identical")
+STATUS_ORDER = ("tampered", "stale", "diverged", "drifted", "changed", "new", "identical")
+_STEP_ORDER = {"split": 0, "init": 1, "train": 2, "evaluate": 3}
+
+
+def _delta_text(name: str, pair: list[float]) -> str:
+    a, b = pair
+    return f"{name} identical" if a == b else f"{name} {a:.6g} → {b:.6g} (Δ {b - a:.2g})"
+
+
+def chains(outcomes: list[Outcome], datasets: dict[tuple[str, int], str]) -> list[dict[str, Any]]:
+    """For each experiment × seed chain that is not all identical: its first differing step
+    and what happened downstream.
+
+    ``datasets`` maps (experiment, seed) to the data set the chain's split belongs to.
+    """
+    by_id = {o.id: o for o in outcomes}
+    result = []
+    for (exp, seed), dataset in sorted(datasets.items()):
+        ids = [records.step_id("split", dataset, seed)] + [
+            records.step_id(s, exp, seed) for s in ("init", "train", "evaluate")
+        ]
+        chain = [by_id[i] for i in ids if i in by_id]
+        first = next((o for o in chain if o.status != "identical"), None)
+        if first is None:
+            continue
+        notes = []
+        for o in chain[chain.index(first) :]:
+            if o.status == "identical":
+                notes.append(f"{o.step}: identical")
+                continue
+            parts = [o.verdict]
+            if o.outputs:
+                parts.append("outputs " + ", ".join(d["output"] for d in o.outputs) + " differ")
+            if o.first_epoch is not None:
+                parts.append(f"weights differ from epoch {o.first_epoch}")
+            if o.metrics:
+                parts.append(", ".join(_delta_text(k, v) for k, v in o.metrics.items()))
+            notes.append(f"{o.step}: " + "; ".join(parts))
+        result.append({"experiment": exp, "seed": seed, "first": first.id, "steps": notes})
+    return result
 
 
 class Verification:
     """The outcome of one verification: per-step verdicts and what happened to the lock."""
 
-    def __init__(self, outcomes: list[Outcome], lock_path: str, lock_action: str, stale: list[str]):
+    def __init__(self, outcomes: list[Outcome], lock_path: str, lock_action: str, stale: list[str], chains):
         self.outcomes = outcomes
         self.lock_path = lock_path
         self.lock_action = lock_action
         self.stale = stale
+        self.chains = chains
 
     @property
     def counts(self) -> dict[str, int]:
@@ -43,7 +84,7 @@ class Verification:
 
     @property
     def ok(self) -> bool:
-        return not any(o.status in FAILING for o in self.outcomes)
+        return not any(o.failing for o in self.outcomes)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +93,7 @@ class Verification:
             "total": len(self.outcomes),
             "lock": {"path": self.lock_path, "action": self.lock_action},
             "stale_lock_entries": self.stale,
+            "chains": self.chains,
             "steps": [o.as_dict() for o in self.outcomes],
         }
 
@@ -59,34 +101,65 @@ class Verification:
         n, c = len(self.outcomes), self.counts
         if c["identical"] == n:
             return f"{n}/{n} steps identical: every step reproduced bit for bit"
-        parts = [f"{c[s]} {s}" for s in STATUS_ORDER if c[s]]
+        equivalent = sum(1 for o in self.outcomes if o.status == "drifted" and o.equivalent)
+        parts = []
+        for s in STATUS_ORDER:
+            if c[s]:
+                parts.append(f"{c[s]} {s}")
+                if s == "drifted" and equivalent:
+                    parts[-1] += f" ({equivalent} equivalent within tolerance)"
         return f"{n} steps: " + ", ".join(parts)
 
+    def _details(self, o: Outcome) -> list[str]:
+        out = []
+        for d in o.disk:
+            what = "output" if d["problem"] == "tampered" else "input"
+            out.append(
+                f"{what} {d['name']} ({d['path']}): recorded {d['expected'][7:23]}… found {str(d['found'])[:23]}"
+            )
+        for d in o.outputs:
+            exp, found = (d["expected"] or "none"), (d["found"] or "none")
+            out.append(f"output {d['output']}: expected {exp[7:23]}… found {found[7:23]}…")
+        if o.first_epoch is not None:
+            out.append(f"weights first differ after epoch {o.first_epoch}")
+        shown = o.causes if o.status == "changed" else o.environment if o.status == "drifted" else []
+        out += shown[:8]
+        if len(shown) > 8:
+            out.append(f"… and {len(shown) - 8} more differences (see verification.json)")
+        if o.status == "drifted":
+            out += o.deltas[:4] + ([f"… {len(o.deltas) - 4} more summaries moved"] if len(o.deltas) > 4 else [])
+        if o.status == "diverged":
+            out.append("inputs, params, code and environment are the same: real nondeterminism")
+        if o.status == "stale":
+            out.append("the step ran on other inputs than are there now: rerun the workflow")
+        if o.status == "tampered":
+            out.append("the output changed after its step wrote it: rerun the step (snakemake --forcerun)")
+        return out
+
     def lines(self) -> list[str]:
-        """The one-screen summary: headline, every step that is not identical, the lock."""
+        """The one-screen summary: headline, every step that is not identical, the chains, the lock."""
         out = [f"samebits verify: {self.headline()}"]
         new = [o for o in self.outcomes if o.status == "new"]
         for o in self.outcomes:
             if o.status == "identical" or (o.status == "new" and len(new) > NEW_LISTED):
                 continue
-            label = o.status.upper() if o.status in FAILING else o.status
-            out.append(f"  {label:<9} {o.id}")
-            for d in o.outputs:
-                exp, found = (d["expected"] or "none"), (d["found"] or "none")
-                out.append(f"      output {d['output']}: expected {exp[7:23]}… found {found[7:23]}…")
-            if o.first_epoch is not None:
-                out.append(f"      weights first differ after epoch {o.first_epoch}")
-            shown = o.causes if o.status == "changed" else o.environment
-            for line in shown[:8]:
-                out.append(f"      {line}")
-            if len(shown) > 8:
-                out.append(f"      … and {len(shown) - 8} more differences (see verification.json)")
-            if o.status == "diverged":
-                out.append("      inputs, params, code and environment are the same: real nondeterminism")
+            label = o.verdict.upper() if o.failing else o.verdict
+            out.append(f"  {label:<9} {o.id}" if len(label) <= 9 else f"  {label} {o.id}")
+            out += [f"      {line}" for line in self._details(o)]
         if len(new) > NEW_LISTED:
             out.append(f"  new       {len(new)} steps not in the lock yet (listed in verification.md)")
+        if self.chains and any(o.status not in ("identical", "new") for o in self.outcomes):
+            out.append("chains (first step that is not identical, then downstream):")
+            for c in self.chains:
+                out.append(f"  {c['experiment']} seed {c['seed']}: " + " | ".join(c["steps"]))
         if self.stale:
             out.append(f"  {len(self.stale)} lock entries are not part of this run (kept)")
+        equivalent = [o for o in self.outcomes if o.status == "drifted" and o.equivalent]
+        if equivalent and self.ok:
+            out.append(
+                f"WARNING: {len(equivalent)} step(s) drifted with another environment but every summary is within "
+                "tolerance; the lock keeps the old bits (`samebits accept` takes the new ones)"
+            )
         out.append(f"lock {self.lock_path}: {self.lock_action}")
         return out
 
@@ -102,18 +175,15 @@ class Verification:
             "|---|---|---|---|---|",
         ]
         for o in self.outcomes:
-            what = [f"output `{d['output']}`" for d in o.outputs]
-            if o.first_epoch is not None:
-                what.append(f"from epoch {o.first_epoch}")
-            what += o.causes if o.status == "changed" else o.environment if o.status == "drifted" else []
-            cell = "; ".join(w.replace("|", "\\|") for w in what) or "—"
-            rows.append(f"| {o.step} | {o.experiment} | {o.seed} | {o.status} | {cell} |")
+            cell = "; ".join(w.replace("|", "\\|") for w in self._details(o)) or "—"
+            rows.append(f"| {o.step} | {o.experiment} | {o.seed} | {o.verdict} | {cell} |")
+        if self.chains:
+            rows += ["", "## Chains", ""]
+            for c in self.chains:
+                rows.append(f"- **{c['experiment']} seed {c['seed']}**: " + "; ".join(c["steps"]))
         if self.stale:
             rows += ["", "Lock entries not part of this run (kept): " + ", ".join(f"`{s}`" for s in self.stale)]
         return "\n".join(rows) + "\n"
-
-
-_STEP_ORDER = {"split": 0, "init": 1, "train": 2, "evaluate": 3}
 
 
 def verify(
@@ -123,6 +193,8 @@ def verify(
     out_json: str | Path | None = None,
     out_md: str | Path | None = None,
     update_lock: bool = True,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
 ) -> Verification:
     """Classify every record against the lock, write the reports, apply the lock policy.
 
@@ -131,13 +203,18 @@ def verify(
     lock = lockmod.read(lock_path)
     current = [records.read(p) for p in record_paths]
     current.sort(key=lambda r: (r["seed"], r["step"] != "split", r["experiment"], _STEP_ORDER.get(r["step"], 9)))
-    outcomes = [classify(r, lock.entry(r["id"])) for r in current]
+    outcomes = [classify(r, lock.entry(r["id"]), rtol=rtol, atol=atol, disk=ondisk.check(r)) for r in current]
     seen = {r["id"] for r in current}
     stale = sorted(set(lock.steps) - seen)
+    datasets = {
+        (r["experiment"], r["seed"]): r["params"]["dataset"]
+        for r in current
+        if r["step"] != "split" and "dataset" in r["params"]
+    }
 
-    failing = [o for o in outcomes if o.status in FAILING]
+    failing = [o for o in outcomes if o.failing]
     if failing:
-        action = f"kept as it was ({len(failing)} step(s) drifted or diverged; accept them explicitly to update)"
+        action = f"kept as it was ({len(failing)} step(s) failed; see above, or `samebits accept` them)"
     elif not update_lock:
         action = "not updated (read-only check)"
     else:
@@ -145,7 +222,7 @@ def verify(
             if outcome.status in ("new", "changed"):
                 lock.put(record)
         action = "updated" if lockmod.write(lock_path, lock) else "unchanged"
-    result = Verification(outcomes, str(lock_path), action, stale)
+    result = Verification(outcomes, str(lock_path), action, stale, chains(outcomes, datasets))
     if out_json is not None:
         fileio.write_json(out_json, result.as_dict())
     if out_md is not None:
@@ -158,6 +235,8 @@ def verify_step(
     out_marker: str | Path,
     *,
     lock: str | Path,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
     out_json: str | Path = "results/verification.json",
     out_md: str | Path = "results/verification.md",
     console=None,
@@ -169,7 +248,7 @@ def verify_step(
     """
     import sys
 
-    result = verify(record_paths, lock, out_json=out_json, out_md=out_md)
+    result = verify(record_paths, lock, out_json=out_json, out_md=out_md, rtol=rtol, atol=atol)
     text = "\n".join(result.lines())
     log.info("%s", text)
     print(text, file=console or sys.stdout, flush=True)
@@ -177,3 +256,47 @@ def verify_step(
         raise SystemExit(1)
     fileio.write_text(out_marker, result.headline() + "\n")
     return result
+
+
+def accept(
+    record_paths: Iterable[str | Path],
+    lock_path: str | Path,
+    *,
+    reason: str,
+    step: str | None = None,
+    experiment: str | None = None,
+    seed: int | None = None,
+    everything: bool = False,
+) -> list[Outcome]:
+    """Take drifted or diverged results into the lock: the one explicit way to do so.
+
+    Selects, among the steps that are drifted or diverged now, those matching every filter
+    given (or all of them with ``everything``), stores each one's current record in the lock
+    with ``accepted: {"reason", "status"}``, and changes nothing else. Stale or tampered
+    steps cannot be accepted: their records do not describe the files on disk.
+    Returns the accepted outcomes.
+    """
+    from .errors import SamebitsError
+
+    if not reason or not reason.strip():
+        raise SamebitsError("accept needs a reason (--reason TEXT); it is stored in the lock")
+    if not everything and step is None and experiment is None and seed is None:
+        raise SamebitsError("accept needs --step, --experiment, --seed or --all to say what to accept")
+    lock = lockmod.read(lock_path)
+    chosen = []
+    for r in (records.read(p) for p in record_paths):
+        if step is not None and r["step"] != step:
+            continue
+        if experiment is not None and r["experiment"] != experiment:
+            continue
+        if seed is not None and r["seed"] != seed:
+            continue
+        outcome = classify(r, lock.entry(r["id"]), disk=ondisk.check(r))
+        if outcome.status in ("drifted", "diverged"):
+            chosen.append((r, outcome))
+    if not chosen:
+        raise SamebitsError("nothing to accept: no drifted or diverged step matches (run `samebits verify` to see)")
+    for r, outcome in chosen:
+        lock.put(r, accepted={"reason": reason.strip(), "status": outcome.status})
+    lockmod.write(lock_path, lock)
+    return [o for _, o in chosen]

@@ -1,9 +1,13 @@
 # Helpers and input functions shared by the rules (no rules here: `snakemake --lint`).
 import json
 import os
+import sys
 from pathlib import Path
 
-from samebits import determinism
+from samebits import determinism, envinfo, ondisk
+from samebits import lock as lockmod
+from samebits.errors import SamebitsError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -12,6 +16,7 @@ DETERMINISM = config.get("determinism", {})
 PROFILE = DETERMINISM.get("profile", "portable")
 THREADS = DETERMINISM.get("threads", 1)
 LOCK = config.get("lock", "samebits.lock")
+VERIFY = config.get("verify", {})
 SEEDS = config["seeds"]
 EXPERIMENTS = config["experiments"]
 DATASETS = config["datasets"]
@@ -34,6 +39,35 @@ def _check_references():
 
 
 _check_references()
+
+
+# Snakemake reruns by modification time, so an input (or output) whose content changed while
+# its mtime was put back would not be rerun. Records hold content checksums: the record of
+# such a step is removed here, before the DAG is built, so Snakemake reruns it and what
+# follows. Only the main process of a real run does this (a cluster job step parses this
+# file too; --dry-run, --lint and the like only report).
+if workflow.is_main_process:
+    for message in ondisk.invalidate_stale(
+        sorted(Path("results").glob("**/*.record.json")),
+        dry_run=not ondisk.executing(sys.argv),
+    ):
+        logger.warning(f"samebits: stale: {message}")
+
+
+def check_environment():
+    """Warn, before any job runs, about what differs from the lock's environment."""
+    try:
+        lock = lockmod.read(LOCK)
+    except SamebitsError as exc:
+        logger.warning(f"samebits: {exc}\n(verify will stop at the end of this run)")
+        return
+    lines = envinfo.differences_from_lock(lock, ignore_variables=PROCESS_ENV)
+    if lines:
+        logger.warning(
+            f"samebits: this environment differs from the one {LOCK} was made in;\n"
+            "steps whose outputs change will be reported as drifted:\n"
+            + "\n".join(f"  {line}" for line in lines)
+        )
 
 
 wildcard_constraints:
@@ -94,6 +128,7 @@ def init_params(wildcards):
     return canonical(
         {
             "experiment": wildcards.experiment,
+            "dataset": EXPERIMENTS[wildcards.experiment]["dataset"],
             "seed": int(wildcards.seed),
             "model": EXPERIMENTS[wildcards.experiment]["model"],
             **_determinism_params(),
@@ -102,9 +137,14 @@ def init_params(wildcards):
 
 
 def _data_params(wildcards):
-    dataset = EXPERIMENTS[wildcards.experiment]["dataset"]
-    spec = dataset_spec(dataset)
-    return {"dataset": dataset, "source": spec["source"], "label": spec["label"]}
+    """Data set of the experiment, and its custom model builder if it has one (train and
+    evaluate import it so the model's custom layers can be deserialised)."""
+    experiment = EXPERIMENTS[wildcards.experiment]
+    spec = dataset_spec(experiment["dataset"])
+    params = {"dataset": experiment["dataset"], "source": spec["source"], "label": spec["label"]}
+    if experiment["model"]["type"] == "custom":
+        params["builder"] = experiment["model"]["builder"]
+    return params
 
 
 def train_params(wildcards):
@@ -152,4 +192,8 @@ def all_records(wildcards):
 
 
 def verify_params(wildcards):
-    return {"lock": LOCK}
+    return {
+        "lock": LOCK,
+        "rtol": VERIFY.get("rtol", 1e-5),
+        "atol": VERIFY.get("atol", 1e-8),
+    }
