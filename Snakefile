@@ -26,4 +26,4 @@ onstart:
 rule all:
     default_target: True
     input:
-        "results/verified.ok",
+        VERIFIED,

@@ -33,10 +33,13 @@ log = logging.getLogger(__name__)
 PROFILES: dict[str, dict[str, str]] = {
     "portable": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},
     "native": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "ALL"},
+    # oneDNN's custom ops off (TensorFlow's Eigen kernels); for audits of what the bits
+    # depend on, not for published locks.
+    "onednn-off": {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "ALL"},
 }
 
 
-def process_env(profile: str = "portable", threads: int = 1) -> dict[str, str]:
+def process_env(profile: str = "portable", threads: int = 1, op_determinism: bool = True) -> dict[str, str]:
     """Environment variables a step's process must start with.
 
     Parameters
@@ -46,6 +49,8 @@ def process_env(profile: str = "portable", threads: int = 1) -> dict[str, str]:
     threads
         TensorFlow intra-op and inter-op thread count; 1 is the default and what the
         published locks use: the thread count changes which kernels run.
+    op_determinism
+        ``False`` only to audit what the bits depend on (``samebits audit --hazards``).
     """
     if profile not in PROFILES:
         raise ValueError(f"unknown determinism profile {profile!r}; accepted: {', '.join(sorted(PROFILES))}")
@@ -57,7 +62,7 @@ def process_env(profile: str = "portable", threads: int = 1) -> dict[str, str]:
         "TF_NUM_INTRAOP_THREADS": str(threads),
         "TF_NUM_INTEROP_THREADS": str(threads),
         "OMP_NUM_THREADS": str(threads),
-        "TF_DETERMINISTIC_OPS": "1",
+        "TF_DETERMINISTIC_OPS": "1" if op_determinism else "0",
         # Quiet TensorFlow's INFO lines; changes no bits.
         "TF_CPP_MIN_LOG_LEVEL": "1",
     }
@@ -83,14 +88,14 @@ def check_process_env(expected: dict[str, str]) -> None:
         )
 
 
-def apply(seed: int, *, profile: str = "portable", threads: int = 1) -> dict[str, Any]:
+def apply(seed: int, *, profile: str = "portable", threads: int = 1, op_determinism: bool = True) -> dict[str, Any]:
     """Apply the whole recipe in this process and return what was applied.
 
     Must run before any TensorFlow op: TensorFlow fixes its thread pools at the first op
     and raises if they are changed later.
     """
     check_seed(seed)
-    expected = process_env(profile, threads)
+    expected = process_env(profile, threads, op_determinism)
     check_process_env(expected)
 
     import random
@@ -110,7 +115,11 @@ def apply(seed: int, *, profile: str = "portable", threads: int = 1) -> dict[str
     keras.utils.set_random_seed(seed)  # Python random, NumPy global and TF global seeds
     random.seed(seed)
     np.random.seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if op_determinism:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        tf.config.experimental.disable_op_determinism()
+        log.warning("op determinism is OFF: results may differ from run to run (audit setting)")
     tf.config.optimizer.set_jit(False)
 
     applied = {

@@ -60,11 +60,16 @@ def check(record: dict[str, Any], *, outputs: bool = True) -> dict[str, list[dic
     return found
 
 
-def invalidate_stale(record_paths: Iterable[str | Path], *, dry_run: bool = False) -> list[str]:
+def invalidate_stale(
+    record_paths: Iterable[str | Path], *, marker: str | Path | None = None, dry_run: bool = False
+) -> list[str]:
     """Remove the record of every step whose inputs or outputs changed since it ran.
 
-    The record is a declared output of its step: once it is gone Snakemake reruns the step
-    (regenerating a modified output) and, through the new outputs, everything downstream.
+    The record is a declared output of its step. Snakemake does not regenerate a missing
+    intermediate file while everything downstream is up to date (that is how its temporary
+    files work), so the workflow's final ``marker`` is removed too: the verify job must run
+    again, Snakemake regenerates the missing records by rerunning their steps (a modified
+    output is rewritten) and, through the new outputs, everything downstream.
     With ``dry_run`` nothing is removed. Returns one message per step.
     """
     messages = []
@@ -83,6 +88,8 @@ def invalidate_stale(record_paths: Iterable[str | Path], *, dry_run: bool = Fals
         messages.append(f"{record['id']}: {', '.join(what)} changed since the step ran; {action}")
         if not dry_run:
             path.unlink(missing_ok=True)
+    if messages and marker is not None and not dry_run:
+        Path(marker).unlink(missing_ok=True)
     return messages
 
 

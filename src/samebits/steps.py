@@ -130,11 +130,12 @@ def init(
     model: dict[str, Any],
     profile: str = "portable",
     threads: int = 1,
+    op_determinism: bool = True,
     script: str | Path | None = None,
 ) -> dict[str, Any]:
     """Build the model with seeded initializers; write the weights at t=0 and the architecture."""
     t0 = time.perf_counter()
-    applied = determinism.apply(seed, profile=profile, threads=threads)
+    applied = determinism.apply(seed, profile=profile, threads=threads, op_determinism=op_determinism)
     meta = _read_npz(split_path)
     seeds = SeedSource(seed)
     net = models.build(model, tuple(int(d) for d in meta["feature_shape"]), int(meta["n_classes"]), seeds)
@@ -183,6 +184,7 @@ def train(
     builder: str | None = None,
     profile: str = "portable",
     threads: int = 1,
+    op_determinism: bool = True,
     script: str | Path | None = None,
 ) -> dict[str, Any]:
     """Deterministic single-threaded training from the init weights, with a seeded shuffle.
@@ -192,7 +194,7 @@ def train(
     the record (``trace.epoch_weights``) so a divergence can be pinned to its first epoch.
     """
     t0 = time.perf_counter()
-    applied = determinism.apply(seed, profile=profile, threads=threads)
+    applied = determinism.apply(seed, profile=profile, threads=threads, op_determinism=op_determinism)
     import keras
 
     seeds = SeedSource(seed)
@@ -300,6 +302,7 @@ def evaluate(
     builder: str | None = None,
     profile: str = "portable",
     threads: int = 1,
+    op_determinism: bool = True,
     script: str | Path | None = None,
 ) -> dict[str, Any]:
     """Predict the test split with the trained weights; write metrics and predictions.
@@ -308,7 +311,7 @@ def evaluate(
     the train record vouches for, not the ``.keras`` container.
     """
     t0 = time.perf_counter()
-    applied = determinism.apply(seed, profile=profile, threads=threads)
+    applied = determinism.apply(seed, profile=profile, threads=threads, op_determinism=op_determinism)
     ds = data.load(dataset, source, label=label)
     idx = _read_npz(split_path)
     x, y = ds.x[idx["test"]], ds.y[idx["test"]]

@@ -15,8 +15,10 @@ validate(config, schema="../schemas/config.schema.yaml")
 DETERMINISM = config.get("determinism", {})
 PROFILE = DETERMINISM.get("profile", "portable")
 THREADS = DETERMINISM.get("threads", 1)
+OP_DETERMINISM = DETERMINISM.get("op_determinism", True)
 LOCK = config.get("lock", "samebits.lock")
 VERIFY = config.get("verify", {})
+VERIFIED = "results/verified.ok"
 SEEDS = config["seeds"]
 EXPERIMENTS = config["experiments"]
 DATASETS = config["datasets"]
@@ -25,7 +27,7 @@ DATASETS = config["datasets"]
 # its thread and oneDNN variables at start-up too. Every job's process inherits this
 # process's environment (locally and in a SLURM job step, which parses this file again), so
 # the determinism variables are set here, once; each step checks them and records them.
-PROCESS_ENV = determinism.process_env(PROFILE, THREADS)
+PROCESS_ENV = determinism.process_env(PROFILE, THREADS, OP_DETERMINISM)
 os.environ.update(PROCESS_ENV)
 
 
@@ -49,6 +51,7 @@ _check_references()
 if workflow.is_main_process:
     for message in ondisk.invalidate_stale(
         sorted(Path("results").glob("**/*.record.json")),
+        marker=VERIFIED,
         dry_run=not ondisk.executing(sys.argv),
     ):
         logger.warning(f"samebits: stale: {message}")
@@ -121,7 +124,10 @@ def experiment_dataset_files(wildcards):
 
 
 def _determinism_params():
-    return {"profile": PROFILE, "threads": THREADS}
+    params = {"profile": PROFILE, "threads": THREADS}
+    if not OP_DETERMINISM:  # only audits turn it off; the default keeps params unchanged
+        params["op_determinism"] = False
+    return params
 
 
 def init_params(wildcards):

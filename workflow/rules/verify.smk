@@ -6,7 +6,7 @@ rule verify:
     input:
         records=all_records,
     output:
-        marker="results/verified.ok",
+        marker=VERIFIED,
     log:
         "logs/verify.log",
     conda:

@@ -1,0 +1,445 @@
+"""Run one experiment × seed chain several times and say which step gives the same bits.
+
+In the spirit of reprotest: a *reference* run, then one *harmless* run that varies at once
+everything that must not change the bits (working-directory path, order of the environment
+variables, umask, time zone and locale, CPU affinity, a busy process beside it), and, with
+``hazards``, one run per determinism setting that does change them (TensorFlow's thread
+count, op determinism, the oneDNN profile), each flipping that one setting only. Every run
+is the real workflow (``python -m snakemake --cores 1``) in its own scratch copy; two runs
+reproduce a step iff every output of the step has the same canonical checksum.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import records
+from .errors import SamebitsError
+
+__all__ = ["audit", "format_report", "STEPS", "HARMLESS_ASPECTS"]
+
+#: The steps of one chain, in the order they run.
+STEPS = ("split", "init", "train", "evaluate")
+
+#: What the workflow copy is made of (the lock is never copied: each run makes its own).
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "data")
+
+#: Seconds one run may take before it is stopped and reported as timed out.
+TIMEOUT = 1800
+
+#: Lines of a failing run's output kept in the report.
+TAIL_LINES = 25
+
+#: Short names of what the harmless run varies, in the order of its ``varied`` strings.
+HARMLESS_ASPECTS = ("path", "env order", "umask", "TZ/locale", "CPU affinity", "a busy neighbour")
+
+_HARMLESS_UMASK = 0o077
+_HARMLESS_TZ = "Pacific/Kiritimati"  # UTC+14: no date or hour matches the reference's UTC
+_HARMLESS_LOCALE = "C.UTF-8"
+_DATA_SUFFIXES = (".csv", ".npz")
+
+
+def audit(
+    config_path: str | Path = "config/config.yaml",
+    *,
+    experiment: str | None = None,
+    seed: int | None = None,
+    hazards: bool = False,
+    workflow_root: str | Path = ".",
+    keep: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run one chain under several variations and compare every step with a reference run.
+
+    Parameters
+    ----------
+    config_path : str or Path
+        The workflow configuration; only ``experiment``, its data set and ``seed`` are run,
+        with every other top-level setting (``determinism``, ``verify``, ...) as it is.
+    experiment : str, optional
+        The experiment to audit (default: the first one in the configuration).
+    seed : int, optional
+        The master seed to audit (default: the first one in the configuration).
+    hazards : bool
+        Also run once per determinism setting the bits depend on (threads, op determinism,
+        oneDNN profile), each flipped alone, to show what the results depend on.
+    workflow_root : str or Path
+        Directory holding ``Snakefile``, ``workflow/``, ``config/`` and ``data/``; a relative
+        data or builder path in the configuration is relative to it.
+    keep : bool
+        Keep the scratch directories (their root is returned as ``scratch``) instead of
+        removing them.
+    progress : callable, optional
+        Called with one line of text as each run starts and ends.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable::
+
+            {"experiment": str, "seed": int,
+             "steps": [step ids in chain order],
+             "reference_seconds": float,
+             "variations": [{"name": str, "kind": "harmless" | "hazard",
+                             "varied": [str], "ok": bool, "returncode": int | None,
+                             "seconds": float, "tail": str (only when the run failed),
+                             "steps": {step_id: "identical" | "different" | "missing"},
+                             "differs": ["<step id>: <output>, <output>"]}],
+             "harmless_identical": bool,
+             "depends_on": [names of hazards that changed a step],
+             "scratch": str (only with keep)}
+
+    Raises
+    ------
+    SamebitsError
+        If the configuration or the workflow cannot be read, or the reference run fails
+        (with the end of its output).
+    """
+    say = progress or (lambda _line: None)
+    root = Path(workflow_root).resolve()
+    if not (root / "Snakefile").is_file():
+        raise SamebitsError(f"{root}: no Snakefile here; workflow_root must be the workflow's directory")
+    config = _read_config(Path(config_path))
+    reduced, experiment, seed, dataset = _reduce(config, experiment, seed, root)
+    step_ids = [records.step_id("split", dataset, seed)] + [records.step_id(s, experiment, seed) for s in STEPS[1:]]
+    paths = _record_paths(dataset, experiment, seed)
+    base_env = _reference_env()
+    det = reduced.get("determinism") or {}
+
+    scratch = Path(tempfile.mkdtemp(prefix="samebits-audit-"))
+    try:
+        say(f"audit {experiment} seed {seed}: scratch runs under {scratch}")
+        ref_dir = _prepare(root, scratch / "reference" / "run", reduced)
+        ref = _run("reference", ref_dir, base_env, say=say)
+        if not ref["ok"]:
+            raise SamebitsError(
+                f"the reference run of {experiment} seed {seed} failed ({ref['status']}); "
+                f"nothing to compare with. End of its output:\n{ref['tail']}"
+            )
+        reference = _outputs(ref_dir, paths)
+        missing = [i for i, out in zip(step_ids, reference, strict=True) if out is None]
+        if missing:
+            raise SamebitsError(f"the reference run succeeded but wrote no record for {', '.join(missing)}")
+
+        variations = [_harmless(root, scratch, reduced, base_env, step_ids, paths, reference, say)]
+        if hazards:
+            for name, key, before, after in _hazards(det):
+                cfg = {**reduced, "determinism": {**det, key: after}}
+                run_dir = _prepare(root, scratch / name / "run", cfg)
+                run = _run(name, run_dir, base_env, say=say)
+                variations.append(
+                    _variation(name, "hazard", [f"{key} {_text(before)} → {_text(after)}"], run, run_dir)
+                    | _compare(step_ids, reference, _outputs(run_dir, paths))
+                )
+        harmless = variations[0]
+        result = {
+            "experiment": experiment,
+            "seed": seed,
+            "steps": step_ids,
+            "reference_seconds": ref["seconds"],
+            "variations": variations,
+            "harmless_identical": harmless["ok"] and set(harmless["steps"].values()) == {"identical"},
+            "depends_on": [
+                v["name"] for v in variations if v["kind"] == "hazard" and "different" in v["steps"].values()
+            ],
+        }
+        if keep:
+            result["scratch"] = str(scratch)
+        return result
+    finally:
+        if keep:
+            say(f"scratch runs kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _harmless(root, scratch, reduced, base_env, step_ids, paths, reference, say) -> dict[str, Any]:
+    """The one run that varies, all at once, everything that must not change the bits."""
+    run_dir = _prepare(root, scratch / "harmless" / "elsewhere" / "nested" / "deeper" / "run", reduced)
+    env = dict(base_env, TZ=_HARMLESS_TZ, LC_ALL=_HARMLESS_LOCALE, LANG=_HARMLESS_LOCALE)
+    env = dict(reversed(env.items()))  # the child sees its environment block in this order
+    varied = [
+        f"working directory {run_dir} (deeper, elsewhere)",
+        "environment variables in reversed order",
+        f"umask {_HARMLESS_UMASK:03o}",
+        f"TZ={_HARMLESS_TZ} LC_ALL={_HARMLESS_LOCALE} LANG={_HARMLESS_LOCALE} (reference: TZ=UTC LC_ALL=C LANG=C)",
+    ]
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    # Not the first CPU: the one the reference most likely ran on when the machine was idle.
+    pin = cpus[-1] if len(cpus) > 1 else None
+    if pin is not None:
+        varied.append(f"CPU affinity: CPU {pin} only (of {len(cpus)})")
+
+    def preexec() -> None:
+        os.umask(_HARMLESS_UMASK)
+        if pin is not None:
+            os.sched_setaffinity(0, {pin})
+
+    varied.append("a busy-loop process running beside it")
+    busy = subprocess.Popen(
+        [sys.executable, "-c", "while True: pass"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        run = _run("harmless", run_dir, env, preexec_fn=preexec, say=say)
+    finally:
+        busy.kill()
+        busy.wait()
+    aspects = [a for a in HARMLESS_ASPECTS if a != "CPU affinity" or pin is not None]
+    return _variation("harmless", "harmless", varied, run, run_dir, aspects=aspects) | _compare(
+        step_ids, reference, _outputs(run_dir, paths)
+    )
+
+
+def _hazards(det: Mapping[str, Any]) -> list[tuple[str, str, Any, Any]]:
+    """(name, determinism key, configured value, flipped value) of each hazard run."""
+    threads = det.get("threads", 1)
+    op_det = det.get("op_determinism", True)
+    profile = det.get("profile", "portable")
+    return [
+        ("threads", "threads", threads, 2 if threads == 1 else 1),
+        ("op_determinism", "op_determinism", op_det, not op_det),
+        ("profile", "profile", profile, "onednn-off" if profile != "onednn-off" else "portable"),
+    ]
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SamebitsError(f"{path}: cannot read the configuration ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise SamebitsError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(config, dict):
+        raise SamebitsError(f"{path}: the configuration must be a mapping")
+    for key in ("seeds", "datasets", "experiments"):
+        if not config.get(key):
+            raise SamebitsError(f"{path}: the configuration has no {key}")
+    return config
+
+
+def _reduce(config: dict[str, Any], experiment: str | None, seed: int | None, root: Path):
+    """The configuration of one chain: one experiment, its data set, one seed."""
+    experiments = config["experiments"]
+    if experiment is None:
+        experiment = next(iter(experiments))
+    if experiment not in experiments:
+        raise SamebitsError(f"no experiment {experiment!r} in the configuration; there are: {', '.join(experiments)}")
+    if seed is None:
+        seed = config["seeds"][0]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SamebitsError(f"seed must be an integer >= 0, got {seed!r}")
+    exp = experiments[experiment]
+    dataset = exp.get("dataset")
+    if dataset not in config["datasets"]:
+        raise SamebitsError(f"experiment {experiment!r} names data set {dataset!r}, which is not in the configuration")
+    spec = dict(config["datasets"][dataset])
+    spec["source"] = _resolvable(str(spec.get("source", "")), root, _DATA_SUFFIXES)
+    exp = dict(exp)
+    model = dict(exp.get("model") or {})
+    if model.get("type") == "custom" and ":" in str(model.get("builder", "")):
+        module, _, func = str(model["builder"]).rpartition(":")
+        model["builder"] = f"{_resolvable(module, root, ('.py',))}:{func}"
+        exp["model"] = model
+    reduced = {k: v for k, v in config.items() if k not in ("seeds", "datasets", "experiments")}
+    reduced.update(seeds=[seed], datasets={dataset: spec}, experiments={experiment: exp})
+    # The verify step writes its lock: it must land in the scratch copy, never in the user's.
+    reduced["lock"] = "samebits.lock"
+    return reduced, experiment, seed, dataset
+
+
+def _resolvable(path: str, root: Path, suffixes: tuple[str, ...]) -> str:
+    """``path`` as the scratch copy can open it.
+
+    Relative paths into the copied folders stay relative (the copy has them too, and the
+    records then name the same path as a normal run); any other relative file path is made
+    absolute against ``root``, because the scratch copy does not hold it.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in suffixes or p.is_absolute():
+        return path
+    if p.parts[0] in WORKFLOW_FILES[1:] and ".." not in p.parts:
+        return path
+    return str((root / p).resolve())
+
+
+def _prepare(root: Path, dest: Path, config: Mapping[str, Any]) -> Path:
+    """A fresh copy of the workflow in ``dest`` with ``config`` as its config/config.yaml."""
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", ".snakemake")
+    for name in WORKFLOW_FILES:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=ignore)
+        elif src.is_file():
+            shutil.copy2(src, dest / name)
+    (dest / "config").mkdir(exist_ok=True)
+    text = yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True)
+    (dest / "config" / "config.yaml").write_text(text, encoding="utf-8")
+    return dest
+
+
+def _reference_env() -> dict[str, str]:
+    # A SNAKEMAKE_* variable inherited from a workflow that runs the audit would steer the
+    # scratch runs (profile, output base); each must be a plain top-level run.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
+    env.update(TZ="UTC", LC_ALL="C", LANG="C")
+    return env
+
+
+def _run(name: str, run_dir: Path, env: dict[str, str], *, say, preexec_fn=None) -> dict[str, Any]:
+    """Run the workflow in ``run_dir``; never raises for a failing or hanging run."""
+    say(f"{name}: running in {run_dir}")
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1"]
+    start = time.monotonic()
+    # A session of its own, so a timeout can stop snakemake's jobs along with snakemake.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=run_dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        preexec_fn=preexec_fn,
+        start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=TIMEOUT)
+        status = "ok" if proc.returncode == 0 else f"exit {proc.returncode}"
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        status = f"timed out after {TIMEOUT} s"
+    seconds = round(time.monotonic() - start, 1)
+    ok = status == "ok"
+    say(f"{name}: {'done' if ok else status} in {seconds} s")
+    tail = "\n".join(output.splitlines()[-TAIL_LINES:])
+    return {"ok": ok, "status": status, "returncode": proc.returncode, "seconds": seconds, "tail": tail}
+
+
+def _variation(name, kind, varied, run, run_dir, *, aspects=None) -> dict[str, Any]:
+    out = {
+        "name": name,
+        "kind": kind,
+        "varied": varied,
+        "ok": run["ok"],
+        "returncode": run["returncode"],
+        "status": run["status"],
+        "seconds": run["seconds"],
+    }
+    if aspects is not None:
+        out["aspects"] = aspects
+    if not run["ok"]:
+        out["tail"] = run["tail"]
+    return out
+
+
+def _record_paths(dataset: str, experiment: str, seed: int) -> list[str]:
+    return [f"results/splits/{dataset}/seed{seed}/split.record.json"] + [
+        f"results/experiments/{experiment}/seed{seed}/{step}.record.json" for step in STEPS[1:]
+    ]
+
+
+def _outputs(run_dir: Path, paths: list[str]) -> list[dict[str, str] | None]:
+    """Per step, ``{output name: sha256}`` of its record, or None where there is no readable record."""
+    found = []
+    for rel in paths:
+        try:
+            rec = records.read(run_dir / rel)
+        except SamebitsError:
+            found.append(None)
+            continue
+        found.append({name: desc["sha256"] for name, desc in rec["outputs"].items()})
+    return found
+
+
+def _compare(step_ids, reference, other) -> dict[str, Any]:
+    steps, differs = {}, []
+    for step_id, ref, out in zip(step_ids, reference, other, strict=True):
+        if out is None:
+            steps[step_id] = "missing"
+            continue
+        names = [n for n in ref if ref[n] != out.get(n)] + [n for n in out if n not in ref]
+        steps[step_id] = "different" if names else "identical"
+        if names:
+            differs.append(f"{step_id}: {', '.join(names)}")
+    return {"steps": steps, "differs": differs}
+
+
+_CELL = {"identical": "identical", "different": "DIFFERS", "missing": "missing"}
+
+
+def format_report(result: Mapping[str, Any]) -> str:
+    """The audit on one screen: a table of steps × variations, then the verdicts.
+
+    Parameters
+    ----------
+    result : dict
+        What :func:`audit` returned.
+
+    Returns
+    -------
+    str
+        Lines without a trailing newline, e.g.::
+
+            samebits audit: mlp seed 0 (reference 21.3 s)
+            step                 harmless   threads  op_determinism  profile
+            split/digits/seed=0  identical  identical ...
+            ...
+            harmless variations (path, env order, ...): every step identical
+            the results depend on: threads, op_determinism
+    """
+    variations = list(result["variations"])
+    lines = [f"samebits audit: {result['experiment']} seed {result['seed']} (reference {result['reference_seconds']} s)"]
+    header = ["step"] + [v["name"] for v in variations]
+    rows = [[step] + [_CELL[v["steps"].get(step, "missing")] for v in variations] for step in result["steps"]]
+    rows.append(["seconds"] + [str(v["seconds"]) for v in variations])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for v in variations:
+        lines.append(f"  {v['name']} varied: " + "; ".join(v["varied"]))
+        lines += [f"    differs: {d}" for d in v["differs"]]
+        if not v["ok"]:
+            lines.append(f"    the run FAILED ({v.get('status', 'failed')}); end of its output:")
+            lines += [f"      {line}" for line in v.get("tail", "").splitlines()[-6:]]
+    harmless = next((v for v in variations if v["kind"] == "harmless"), None)
+    if harmless is not None:
+        what = f"harmless variations ({', '.join(harmless.get('aspects', HARMLESS_ASPECTS))})"
+        if result["harmless_identical"]:
+            lines.append(f"{what}: every step identical")
+        elif not harmless["ok"]:
+            lines.append(f"{what}: the run FAILED, so nothing is shown to be reproducible")
+        else:
+            first = next(s for s in result["steps"] if harmless["steps"].get(s) != "identical")
+            lines.append(f"{what}: NOT reproducible, first at {first}")
+    hazards = [v for v in variations if v["kind"] == "hazard"]
+    if not hazards:
+        lines.append("hazards not audited (only harmless variations were run)")
+    elif result["depends_on"]:
+        lines.append(f"the results depend on: {', '.join(result['depends_on'])}")
+    else:
+        lines.append("no hazard changed the bits")
+    failed = [v["name"] for v in hazards if not v["ok"]]
+    if failed:
+        lines.append(f"hazard runs that failed (their missing steps say nothing): {', '.join(failed)}")
+    return "\n".join(lines)
