@@ -125,7 +125,9 @@ def experiment_dataset_files(wildcards):
 
 def _determinism_params():
     params = {"profile": PROFILE, "threads": THREADS}
-    if not OP_DETERMINISM:  # only audits turn it off; the default keeps params unchanged
+    if (
+        not OP_DETERMINISM
+    ):  # only audits turn it off; the default keeps params unchanged
         params["op_determinism"] = False
     return params
 
@@ -147,7 +149,11 @@ def _data_params(wildcards):
     evaluate import it so the model's custom layers can be deserialised)."""
     experiment = EXPERIMENTS[wildcards.experiment]
     spec = dataset_spec(experiment["dataset"])
-    params = {"dataset": experiment["dataset"], "source": spec["source"], "label": spec["label"]}
+    params = {
+        "dataset": experiment["dataset"],
+        "source": spec["source"],
+        "label": spec["label"],
+    }
     if experiment["model"]["type"] == "custom":
         params["builder"] = experiment["model"]["builder"]
     return params
