@@ -23,6 +23,8 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "numpy": ("numpy",),
     "scikit-learn": ("scikit-learn",),
     "h5py": ("h5py",),
+    "scipy": ("scipy",),
+    "matplotlib": ("matplotlib",),
     "ml-dtypes": ("ml-dtypes", "ml_dtypes"),
     "samebits": ("samebits",),
 }

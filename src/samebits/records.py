@@ -41,9 +41,10 @@ REQUIRED = (
 )
 
 
-def step_id(step: str, experiment: str, seed: int) -> str:
-    """The id of one step of one chain, e.g. ``train/mlp/seed=0``."""
-    return f"{step}/{experiment}/seed={seed}"
+def step_id(step: str, experiment: str, seed: int | None) -> str:
+    """The id of one step of one chain, e.g. ``train/mlp/seed=0``; steps over all seeds
+    (summaries, figures) have no seed: ``figures/mlp``."""
+    return f"{step}/{experiment}" if seed is None else f"{step}/{experiment}/seed={seed}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,7 +71,7 @@ def make(
     *,
     step: str,
     experiment: str,
-    seed: int,
+    seed: int | None,
     outputs: Mapping[str, str | Path],
     input_files: Mapping[str, str | Path] | None = None,
     inputs: Mapping[str, Any] | None = None,

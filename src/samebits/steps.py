@@ -62,6 +62,9 @@ def split(
             **idx,
             "feature_shape": np.asarray(ds.feature_shape, dtype=np.int64),
             "n_classes": np.asarray(ds.n_classes, dtype=np.int64),
+            # indices mean nothing without the data they index: the split names its data
+            # set's content, so a changed data file changes the split (and what follows)
+            "dataset_sha256": np.asarray(ds.checksum),
         },
     )
     data_files, data_inputs = _dataset_inputs(source, ds.checksum)

@@ -26,7 +26,14 @@ log = logging.getLogger(__name__)
 NEW_LISTED = 8
 
 STATUS_ORDER = ("tampered", "stale", "diverged", "drifted", "changed", "new", "identical")
-_STEP_ORDER = {"split": 0, "init": 1, "train": 2, "evaluate": 3}
+_STEP_ORDER = {"split": 0, "init": 1, "train": 2, "evaluate": 3, "figures": 4, "summarize": 5}
+
+
+def _order(record: dict[str, Any]) -> tuple:
+    """Chains seed by seed (split first), then the steps over all seeds."""
+    seed, exp = record["seed"], record["experiment"]
+    chain = exp if seed is not None else ""
+    return (seed is None, seed or 0, record["step"] != "split", chain, _STEP_ORDER.get(record["step"], 9), exp)
 
 
 def _delta_text(name: str, pair: list[float]) -> str:
@@ -163,6 +170,26 @@ class Verification:
         out.append(f"lock {self.lock_path}: {self.lock_action}")
         return out
 
+    def html(self) -> str:
+        """A self-contained page of the verification (for the Snakemake report)."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td>{escape(o.step)}</td><td>{escape(o.experiment)}</td><td>{'' if o.seed is None else o.seed}</td>"
+            f"<td class='{escape(o.status)}'>{escape(o.verdict)}</td>"
+            f"<td>{'<br>'.join(escape(d) for d in self._details(o)) or '—'}</td></tr>"
+            for o in self.outcomes
+        )
+        return (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'><title>samebits verification</title><style>"
+            "body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}"
+            ".identical{color:#186a18}.new,.changed{color:#1a4f9c}.drifted,.diverged,.stale,.tampered{color:#a01010}"
+            f"</style></head><body><h1>samebits verification</h1><p><b>{escape(self.headline())}</b></p>"
+            f"<p>Lock <code>{escape(self.lock_path)}</code>: {escape(self.lock_action)}.</p>"
+            "<table><tr><th>step</th><th>experiment</th><th>seed</th><th>status</th><th>what differs</th></tr>"
+            f"{rows}</table></body></html>\n"
+        )
+
     def markdown(self) -> str:
         rows = [
             "# samebits verification",
@@ -176,7 +203,8 @@ class Verification:
         ]
         for o in self.outcomes:
             cell = "; ".join(w.replace("|", "\\|") for w in self._details(o)) or "—"
-            rows.append(f"| {o.step} | {o.experiment} | {o.seed} | {o.verdict} | {cell} |")
+            seed = "" if o.seed is None else o.seed
+            rows.append(f"| {o.step} | {o.experiment} | {seed} | {o.verdict} | {cell} |")
         if self.chains:
             rows += ["", "## Chains", ""]
             for c in self.chains:
@@ -202,7 +230,7 @@ def verify(
     """
     lock = lockmod.read(lock_path)
     current = [records.read(p) for p in record_paths]
-    current.sort(key=lambda r: (r["seed"], r["step"] != "split", r["experiment"], _STEP_ORDER.get(r["step"], 9)))
+    current.sort(key=_order)
     outcomes = [classify(r, lock.entry(r["id"]), rtol=rtol, atol=atol, disk=ondisk.check(r)) for r in current]
     seen = {r["id"] for r in current}
     stale = sorted(set(lock.steps) - seen)
@@ -239,6 +267,7 @@ def verify_step(
     atol: float = DEFAULT_ATOL,
     out_json: str | Path = "results/verification.json",
     out_md: str | Path = "results/verification.md",
+    out_html: str | Path | None = None,
     console=None,
 ) -> Verification:
     """The workflow's last step: verify, print the one-screen summary, write the marker.
@@ -254,6 +283,8 @@ def verify_step(
     print(text, file=console or sys.stdout, flush=True)
     if not result.ok:
         raise SystemExit(1)
+    if out_html is not None:
+        fileio.write_text(out_html, result.html())
     fileio.write_text(out_marker, result.headline() + "\n")
     return result
 

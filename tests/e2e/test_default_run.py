@@ -16,8 +16,8 @@ def test_default_config_trains_every_chain_and_matches_the_committed_lock_layout
     proc = run_snakemake(workdir)
     assert proc.returncode == 0, explain(proc)
     st = statuses(workdir)
-    assert len(st) == 21 and set(st.values()) == {"new"}
-    assert "21 steps: 21 new" in proc.stdout
+    assert len(st) == 24 and set(st.values()) == {"new"}
+    assert "24 steps: 24 new" in proc.stdout
     for exp in ("mlp", "cnn"):
         for seed in (0, 1, 2):
             metrics = json.loads((workdir / f"results/experiments/{exp}/seed{seed}/metrics.json").read_text())

@@ -15,7 +15,20 @@ pytestmark = pytest.mark.e2e
 TINY_STEPS = {
     "split/digits/seed=0",
     *(f"{step}/{exp}/seed=0" for exp in ("mlp", "cnn") for step in ("init", "train", "evaluate")),
+    "figures/mlp",
+    "figures/cnn",
+    "summarize/all",
 }
+PAPER_FILES = [
+    "results/summary.csv",
+    "results/summary.md",
+    "results/summary.tex",
+    *(
+        f"results/figures/{e}/{f}"
+        for e in ("mlp", "cnn")
+        for f in ("learning_curves.png", "learning_curves.svg", "confusion.png", "confusion.svg")
+    ),
+]
 
 
 def test_fresh_run_reports_every_step_new_and_writes_the_lock(tiny_run):
@@ -25,7 +38,7 @@ def test_fresh_run_reports_every_step_new_and_writes_the_lock(tiny_run):
     assert lock["schema"] == 1
     assert set(lock["steps"]) == TINY_STEPS
     assert (tiny_run / "results" / "verified.ok").is_file()
-    assert "7 steps: 7 new" in (tiny_run / "results" / "verification.md").read_text()
+    assert "10 steps: 10 new" in (tiny_run / "results" / "verification.md").read_text()
     # the .keras container exists for users but is never part of what is compared
     assert (tiny_run / "results/experiments/mlp/seed0/model.keras").is_file()
     assert "model.keras" not in (tiny_run / "samebits.lock").read_text()
@@ -66,11 +79,15 @@ def test_rerun_has_nothing_to_do_and_imports_no_tensorflow(tiny_copy):
 
 def test_forceall_is_identical_and_keeps_the_lock_byte_for_byte(tiny_copy):
     before = (tiny_copy / "samebits.lock").read_bytes()
+    paper = {p: (tiny_copy / p).read_bytes() for p in PAPER_FILES}
     proc = run_snakemake(tiny_copy, "--forceall")
     assert proc.returncode == 0, explain(proc)
     assert set(statuses(tiny_copy).values()) == {"identical"}
-    assert "7/7 steps identical" in proc.stdout
+    assert "10/10 steps identical" in proc.stdout
     assert (tiny_copy / "samebits.lock").read_bytes() == before
+    # the summary tables and the figures are rewritten, byte for byte the same
+    assert {p: (tiny_copy / p).read_bytes() for p in PAPER_FILES} == paper
+    assert any("rule figures" in line for line in proc.stdout.splitlines() + proc.stderr.splitlines())
 
 
 def test_changing_epochs_reruns_only_that_experiment_and_reports_changed(tiny_copy):
@@ -89,14 +106,17 @@ def test_changing_epochs_reruns_only_that_experiment_and_reports_changed(tiny_co
 
     proc = run_snakemake(tiny_copy)
     assert proc.returncode == 0, explain(proc)
-    assert jobs_run(proc) == {("train", "experiment=mlp, seed=0"), ("evaluate", "experiment=mlp, seed=0")}
+    assert {job for job in jobs_run(proc) if job[0] != "figures"} == {
+        ("train", "experiment=mlp, seed=0"),
+        ("evaluate", "experiment=mlp, seed=0"),
+    }
+    assert ("figures", "experiment=cnn") not in jobs_run(proc)
     assert {p: (tiny_copy / p).stat().st_mtime_ns for p in untouched} == mtimes
 
     st = statuses(tiny_copy)
-    assert st["train/mlp/seed=0"] == "changed"
-    assert st["evaluate/mlp/seed=0"] == "changed"
-    assert {k for k, v in st.items() if v != "changed"} == TINY_STEPS - {"train/mlp/seed=0", "evaluate/mlp/seed=0"}
-    assert {v for k, v in st.items() if v != "changed"} == {"identical"}
+    downstream = {"train/mlp/seed=0", "evaluate/mlp/seed=0", "figures/mlp", "summarize/all"}
+    assert {k for k, v in st.items() if v == "changed"} == downstream
+    assert {v for k, v in st.items() if k not in downstream} == {"identical"}
     train = next(s for s in verification(tiny_copy)["steps"] if s["id"] == "train/mlp/seed=0")
     assert "params.epochs 2 → 3" in train["causes"]
     assert "params.epochs 2 → 3" in proc.stdout

@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from samebits import determinism, envinfo, ondisk
+from samebits import determinism, envinfo, grids, ondisk
 from samebits import lock as lockmod
 from samebits.errors import SamebitsError
 from snakemake.logging import logger
@@ -20,8 +20,14 @@ LOCK = config.get("lock", "samebits.lock")
 VERIFY = config.get("verify", {})
 VERIFIED = "results/verified.ok"
 SEEDS = config["seeds"]
-EXPERIMENTS = config["experiments"]
 DATASETS = config["datasets"]
+# Grids expand to named experiments; each is checked against the schema like a written one.
+EXPERIMENTS = grids.expand(config["experiments"], config.get("grids", {}))
+if config.get("grids"):
+    validate(
+        {**config, "experiments": EXPERIMENTS, "grids": {}},
+        schema="../schemas/config.schema.yaml",
+    )
 
 # PYTHONHASHSEED only works if it is set before an interpreter starts, and TensorFlow reads
 # its thread and oneDNN variables at start-up too. Every job's process inherits this
@@ -186,8 +192,35 @@ def evaluate_params(wildcards):
     )
 
 
+def experiment_histories(wildcards):
+    return [
+        f"results/experiments/{wildcards.experiment}/seed{seed}/history.json"
+        for seed in SEEDS
+    ]
+
+
+def experiment_metrics(wildcards):
+    return [
+        f"results/experiments/{wildcards.experiment}/seed{seed}/metrics.json"
+        for seed in SEEDS
+    ]
+
+
+def figures_params(wildcards):
+    return {"experiment": wildcards.experiment, "seeds": list(SEEDS)}
+
+
+def evaluate_records(wildcards):
+    return [
+        f"results/experiments/{name}/seed{seed}/evaluate.record.json"
+        for name in EXPERIMENTS
+        for seed in SEEDS
+    ]
+
+
 def all_records(wildcards):
-    """Every step record of every experiment x seed, in a fixed order."""
+    """Every step record of every experiment x seed, in a fixed order, then the figures'
+    and the summary's."""
     used = sorted({exp["dataset"] for exp in EXPERIMENTS.values()})
     paths = [
         f"results/splits/{dataset}/seed{seed}/split.record.json"
@@ -200,6 +233,8 @@ def all_records(wildcards):
                 paths.append(
                     f"results/experiments/{name}/seed{seed}/{step}.record.json"
                 )
+    paths += [f"results/figures/{name}/figures.record.json" for name in EXPERIMENTS]
+    paths.append("results/summary.record.json")
     return paths
 
 

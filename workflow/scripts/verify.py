@@ -5,4 +5,4 @@ from samebits.verify import verify_step
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):
-    verify_step(sm.input.records, sm.output.marker, console=console(), **sm.params.step)
+    verify_step(sm.input.records, sm.output.marker, out_html=sm.output.status, console=console(), **sm.params.step)

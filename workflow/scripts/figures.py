@@ -1,0 +1,20 @@
+"""Snakemake adapter of the figures step (logic: samebits.figures.figures). No TensorFlow."""
+
+from samebits.figures import figures
+from samebits.logs import step_logging
+
+sm = snakemake  # noqa: F821 (snakemake is injected)
+with step_logging(sm.log[0]):
+    o = sm.output
+    seeds = sm.params.step["seeds"]
+    figures(
+        dict(zip(seeds, sm.input.histories, strict=True)),
+        dict(zip(seeds, sm.input.metrics, strict=True)),
+        o.curves_png,
+        o.curves_svg,
+        o.confusion_png,
+        o.confusion_svg,
+        o.record,
+        experiment=sm.params.step["experiment"],
+        script=__file__,
+    )
