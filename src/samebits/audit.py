@@ -5,13 +5,15 @@ everything that must not change the bits (working-directory path, order of the e
 variables, umask, time zone and locale, CPU affinity, a busy process beside it), and, with
 ``hazards``, one run per determinism setting that does change them (TensorFlow's thread
 count, op determinism, the oneDNN profile), each flipping that one setting only. Every run
-is the real workflow (``python -m snakemake --cores 1``) in its own scratch copy; two runs
-reproduce a step iff every output of the step has the same canonical checksum.
+is the real workflow (``python -m snakemake --cores N``, N the configured thread count, 1 by
+default) in its own scratch copy; two runs reproduce a step iff every output of the step has
+the same canonical checksum.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -24,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from . import records
+from . import grids, records
 from .errors import SamebitsError
 
 __all__ = ["audit", "format_report", "STEPS", "HARMLESS_ASPECTS"]
@@ -48,6 +50,13 @@ _HARMLESS_UMASK = 0o077
 _HARMLESS_TZ = "Pacific/Kiritimati"  # UTC+14: no date or hour matches the reference's UTC
 _HARMLESS_LOCALE = "C.UTF-8"
 _DATA_SUFFIXES = (".csv", ".npz")
+# Lines of a failing run's output that state a cause: a step's own error, else an exception
+# of any kind; Snakemake's wrappers only say that a job failed, which the status says too.
+_CAUSES = (
+    re.compile(r"^(?:samebits: error: .+|[A-Za-z_.]*(?:Error|Exception): .+)$"),
+    re.compile(r"^[A-Za-z_.]*(?:Error|Exception)\b.*$"),
+)
+_WRAPPERS = ("RuleException", "CalledProcessError", "WorkflowError")
 
 
 def audit(
@@ -93,7 +102,9 @@ def audit(
              "reference_seconds": float,
              "variations": [{"name": str, "kind": "harmless" | "hazard",
                              "varied": [str], "ok": bool, "returncode": int | None,
-                             "seconds": float, "tail": str (only when the run failed),
+                             "status": "ok" | "exit N" | "timed out after N s",
+                             "seconds": float,
+                             "cause": str, "tail": str (both only when the run failed),
                              "steps": {step_id: "identical" | "different" | "missing"},
                              "differs": ["<step id>: <output>, <output>"]}],
              "harmless_identical": bool,
@@ -137,10 +148,13 @@ def audit(
             for name, key, before, after in _hazards(det):
                 cfg = {**reduced, "determinism": {**det, key: after}}
                 run_dir = _prepare(root, scratch / name / "run", cfg)
-                run = _run(name, run_dir, base_env, say=say)
+                cores = cfg["determinism"].get("threads", 1)
+                run = _run(name, run_dir, base_env, say=say, cores=cores)
+                varied = [f"{key} {_text(before)} → {_text(after)}"]
+                if cores > 1:
+                    varied.append(f"snakemake --cores {cores}, so a job may have {cores} threads")
                 variations.append(
-                    _variation(name, "hazard", [f"{key} {_text(before)} → {_text(after)}"], run, run_dir)
-                    | _compare(step_ids, reference, _outputs(run_dir, paths))
+                    _variation(name, "hazard", varied, run) | _compare(step_ids, reference, _outputs(run_dir, paths))
                 )
         harmless = variations[0]
         result = {
@@ -176,7 +190,7 @@ def _harmless(root, scratch, reduced, base_env, step_ids, paths, reference, say)
         f"TZ={_HARMLESS_TZ} LC_ALL={_HARMLESS_LOCALE} LANG={_HARMLESS_LOCALE} (reference: TZ=UTC LC_ALL=C LANG=C)",
     ]
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    # Not the first CPU: the one the reference most likely ran on when the machine was idle.
+    # One CPU, and not CPU 0, so the run is placed differently from the unpinned reference.
     pin = cpus[-1] if len(cpus) > 1 else None
     if pin is not None:
         varied.append(f"CPU affinity: CPU {pin} only (of {len(cpus)})")
@@ -199,7 +213,7 @@ def _harmless(root, scratch, reduced, base_env, step_ids, paths, reference, say)
         busy.kill()
         busy.wait()
     aspects = [a for a in HARMLESS_ASPECTS if a != "CPU affinity" or pin is not None]
-    return _variation("harmless", "harmless", varied, run, run_dir, aspects=aspects) | _compare(
+    return _variation("harmless", "harmless", varied, run, aspects=aspects) | _compare(
         step_ids, reference, _outputs(run_dir, paths)
     )
 
@@ -237,7 +251,7 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 def _reduce(config: dict[str, Any], experiment: str | None, seed: int | None, root: Path):
     """The configuration of one chain: one experiment, its data set, one seed."""
-    experiments = config["experiments"]
+    experiments = grids.expand(config["experiments"], config.get("grids") or {})
     if experiment is None:
         experiment = next(iter(experiments))
     if experiment not in experiments:
@@ -258,7 +272,7 @@ def _reduce(config: dict[str, Any], experiment: str | None, seed: int | None, ro
         module, _, func = str(model["builder"]).rpartition(":")
         model["builder"] = f"{_resolvable(module, root, ('.py',))}:{func}"
         exp["model"] = model
-    reduced = {k: v for k, v in config.items() if k not in ("seeds", "datasets", "experiments")}
+    reduced = {k: v for k, v in config.items() if k not in ("seeds", "datasets", "experiments", "grids")}
     reduced.update(seeds=[seed], datasets={dataset: spec}, experiments={experiment: exp})
     # The verify step writes its lock: it must land in the scratch copy, never in the user's.
     reduced["lock"] = "samebits.lock"
@@ -304,10 +318,14 @@ def _reference_env() -> dict[str, str]:
     return env
 
 
-def _run(name: str, run_dir: Path, env: dict[str, str], *, say, preexec_fn=None) -> dict[str, Any]:
-    """Run the workflow in ``run_dir``; never raises for a failing or hanging run."""
+def _run(name: str, run_dir: Path, env: dict[str, str], *, say, preexec_fn=None, cores: int = 1) -> dict[str, Any]:
+    """Run the workflow in ``run_dir``; never raises for a failing or hanging run.
+
+    ``cores`` is the configured TensorFlow thread count, so a job that runs that many threads
+    also gets that many cores; one chain is sequential, so this adds no parallel jobs.
+    """
     say(f"{name}: running in {run_dir}")
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "1"]
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(max(1, cores))]
     start = time.monotonic()
     # A session of its own, so a timeout can stop snakemake's jobs along with snakemake.
     proc = subprocess.Popen(
@@ -332,11 +350,29 @@ def _run(name: str, run_dir: Path, env: dict[str, str], *, say, preexec_fn=None)
     seconds = round(time.monotonic() - start, 1)
     ok = status == "ok"
     say(f"{name}: {'done' if ok else status} in {seconds} s")
-    tail = "\n".join(output.splitlines()[-TAIL_LINES:])
-    return {"ok": ok, "status": status, "returncode": proc.returncode, "seconds": seconds, "tail": tail}
+    lines = output.splitlines()
+    tail = "\n".join(lines[-TAIL_LINES:])
+    return {
+        "ok": ok,
+        "status": status,
+        "returncode": proc.returncode,
+        "seconds": seconds,
+        "tail": tail,
+        "cause": _cause(lines, status),
+    }
 
 
-def _variation(name, kind, varied, run, run_dir, *, aspects=None) -> dict[str, Any]:
+def _cause(lines: list[str], status: str) -> str:
+    """The line of a run's output that says why it failed (with its next line if it ends in ``:``)."""
+    for pattern in _CAUSES:
+        for i, line in enumerate(lines):
+            if pattern.match(line) and not line.startswith(_WRAPPERS):
+                following = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
+                return f"{line} {following}" if line.endswith(":") and following else line
+    return next((x.strip() for x in reversed(lines) if x.strip()), status)
+
+
+def _variation(name, kind, varied, run, *, aspects=None) -> dict[str, Any]:
     out = {
         "name": name,
         "kind": kind,
@@ -349,6 +385,7 @@ def _variation(name, kind, varied, run, run_dir, *, aspects=None) -> dict[str, A
     if aspects is not None:
         out["aspects"] = aspects
     if not run["ok"]:
+        out["cause"] = run["cause"]
         out["tail"] = run["tail"]
     return out
 
@@ -401,7 +438,7 @@ def format_report(result: Mapping[str, Any]) -> str:
     str
         Lines without a trailing newline, e.g.::
 
-            samebits audit: mlp seed 0 (reference 21.3 s)
+            samebits audit: mlp seed 0 (reference run 13.6 s)
             step                 harmless   threads  op_determinism  profile
             split/digits/seed=0  identical  identical ...
             ...
@@ -409,7 +446,9 @@ def format_report(result: Mapping[str, Any]) -> str:
             the results depend on: threads, op_determinism
     """
     variations = list(result["variations"])
-    lines = [f"samebits audit: {result['experiment']} seed {result['seed']} (reference {result['reference_seconds']} s)"]
+    lines = [
+        f"samebits audit: {result['experiment']} seed {result['seed']} (reference run {result['reference_seconds']} s)"
+    ]
     header = ["step"] + [v["name"] for v in variations]
     rows = [[step] + [_CELL[v["steps"].get(step, "missing")] for v in variations] for step in result["steps"]]
     rows.append(["seconds"] + [str(v["seconds"]) for v in variations])
@@ -417,11 +456,11 @@ def format_report(result: Mapping[str, Any]) -> str:
     for row in [header, *rows]:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     for v in variations:
-        lines.append(f"  {v['name']} varied: " + "; ".join(v["varied"]))
+        if v["kind"] != "harmless":  # the harmless run's aspects are named in its verdict below
+            lines.append(f"  {v['name']}: " + "; ".join(v["varied"]))
         lines += [f"    differs: {d}" for d in v["differs"]]
         if not v["ok"]:
-            lines.append(f"    the run FAILED ({v.get('status', 'failed')}); end of its output:")
-            lines += [f"      {line}" for line in v.get("tail", "").splitlines()[-6:]]
+            lines.append(f"    the run FAILED ({v.get('status', 'failed')}): {v.get('cause', '')}")
     harmless = next((v for v in variations if v["kind"] == "harmless"), None)
     if harmless is not None:
         what = f"harmless variations ({', '.join(harmless.get('aspects', HARMLESS_ASPECTS))})"

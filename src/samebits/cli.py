@@ -65,6 +65,21 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return 0 if result["identical"] else 1
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from .audit import audit, format_report
+
+    result = audit(
+        args.config,
+        experiment=args.experiment,
+        seed=args.seed,
+        hazards=args.hazards,
+        keep=args.keep,
+        progress=None if args.json else (lambda line: print(line, file=sys.stderr, flush=True)),
+    )
+    print(json.dumps(result, indent=1, sort_keys=True) if args.json else format_report(result))
+    return 0 if result["harmless_identical"] else 1
+
+
 def _cmd_env(args: argparse.Namespace) -> int:
     from . import determinism, envinfo
 
@@ -131,6 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("b", help="second results directory")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_diff)
+
+    p = sub.add_parser("audit", help="run one chain twice, varying what must not matter; --hazards: what does")
+    p.add_argument("--config", default="config/config.yaml", help="config file (default: config/config.yaml)")
+    p.add_argument("--experiment", help="experiment to audit (default: the first)")
+    p.add_argument("--seed", type=int, help="seed to audit (default: the first)")
+    p.add_argument("--hazards", action="store_true", help="also flip threads, op determinism and the oneDNN profile")
+    p.add_argument("--keep", action="store_true", help="keep the scratch runs (their path is printed)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("env", help="print this machine's environment fingerprint")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -61,7 +61,6 @@ def process_env(profile: str = "portable", threads: int = 1, op_determinism: boo
         "PYTHONHASHSEED": "0",
         "TF_NUM_INTRAOP_THREADS": str(threads),
         "TF_NUM_INTEROP_THREADS": str(threads),
-        "OMP_NUM_THREADS": str(threads),
         "TF_DETERMINISTIC_OPS": "1" if op_determinism else "0",
         # Quiet TensorFlow's INFO lines; changes no bits.
         "TF_CPP_MIN_LOG_LEVEL": "1",
@@ -118,7 +117,7 @@ def apply(seed: int, *, profile: str = "portable", threads: int = 1, op_determin
     if op_determinism:
         tf.config.experimental.enable_op_determinism()
     else:
-        tf.config.experimental.disable_op_determinism()
+        tf_config.disable_op_determinism()
         log.warning("op determinism is OFF: results may differ from run to run (audit setting)")
     tf.config.optimizer.set_jit(False)
 
