@@ -30,6 +30,28 @@ def _dense_stack(keras, x, units: list[int], activation: str, dropout: float, se
     return x
 
 
+#: Seeded image augmentation (active in training only): config key -> Keras layer.
+AUGMENTATIONS = ("flip", "rotation", "translation", "zoom")
+
+
+def _augment(keras, x, spec: dict[str, Any] | None, seeds: SeedSource):
+    """Insert explicitly seeded augmentation layers; they act only while training."""
+    if not spec:
+        return x
+    if len(x.shape) != 4:
+        raise ConfigError(f"model.augment needs image data (height, width, channels), got shape {tuple(x.shape[1:])}")
+    if spec.get("flip"):
+        x = keras.layers.RandomFlip(spec["flip"], seed=seeds("augment/flip"), name="augment_flip")(x)
+    if spec.get("rotation"):
+        x = keras.layers.RandomRotation(spec["rotation"], seed=seeds("augment/rotation"), name="augment_rotation")(x)
+    if spec.get("translation"):
+        t = spec["translation"]
+        x = keras.layers.RandomTranslation(t, t, seed=seeds("augment/translation"), name="augment_translation")(x)
+    if spec.get("zoom"):
+        x = keras.layers.RandomZoom(spec["zoom"], seed=seeds("augment/zoom"), name="augment_zoom")(x)
+    return x
+
+
 def _output(keras, x, n_classes: int, seeds: SeedSource):
     return keras.layers.Dense(
         n_classes,
@@ -40,12 +62,14 @@ def _output(keras, x, n_classes: int, seeds: SeedSource):
     )(x)
 
 
-def build_mlp(input_shape, n_classes: int, seeds: SeedSource, *, hidden=(64,), activation="relu", dropout=0.0):
+def build_mlp(
+    input_shape, n_classes: int, seeds: SeedSource, *, hidden=(64,), activation="relu", dropout=0.0, augment=None
+):
     """A multilayer perceptron: flatten, ``hidden`` dense layers, softmax output."""
     import keras
 
     inputs = keras.Input(shape=tuple(input_shape), name="input")
-    x = keras.layers.Flatten(name="flatten")(inputs)
+    x = keras.layers.Flatten(name="flatten")(_augment(keras, inputs, augment, seeds))
     x = _dense_stack(keras, x, list(hidden), activation, dropout, seeds)
     return keras.Model(inputs, _output(keras, x, n_classes, seeds), name="mlp")
 
@@ -60,6 +84,7 @@ def build_cnn(
     dense=(64,),
     activation="relu",
     dropout=0.0,
+    augment=None,
 ):
     """A small convolutional network for images of shape ``(h, w, channels)``."""
     import keras
@@ -70,7 +95,7 @@ def build_cnn(
             f"got feature shape {tuple(input_shape)}"
         )
     inputs = keras.Input(shape=tuple(input_shape), name="input")
-    x = inputs
+    x = _augment(keras, inputs, augment, seeds)
     for i, f in enumerate(filters, start=1):
         x = keras.layers.Conv2D(
             f,

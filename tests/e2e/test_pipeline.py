@@ -64,7 +64,7 @@ def test_records_carry_what_the_design_asks(tiny_run):
     assert env["tensorflow"]["version"]
     assert len(rec["trace"]["epoch_weights"]) == 2
     split = json.loads((tiny_run / "results/splits/digits/seed0/split.record.json").read_text())
-    assert split["inputs"]["dataset"].startswith("sha256:")
+    assert split["inputs"]["dataset"]["sha256"].startswith("sha256:")
     assert "tensorflow" not in split["environment"]
 
 
@@ -151,3 +151,13 @@ def test_two_separate_clones_write_byte_identical_locks(tiny_run, tmp_path):
     proc = run_snakemake(other)
     assert proc.returncode == 0, explain(proc)
     assert (other / "samebits.lock").read_bytes() == (tiny_run / "samebits.lock").read_bytes()
+
+
+def test_the_report_holds_the_summary_the_figures_and_the_verification(tiny_copy):
+    proc = run_snakemake(tiny_copy, "--report", "results/report.html")
+    assert proc.returncode == 0, explain(proc)
+    html = (tiny_copy / "results" / "report.html").read_text()
+    for needle in ("summary.csv", "learning_curves.png", "confusion.png", "verification.html"):
+        assert needle in html, needle
+    assert "95% confidence interval" in html  # a caption from workflow/report/
+    assert "status of every step" in html  # the verification page's label

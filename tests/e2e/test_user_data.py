@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 
@@ -93,16 +94,27 @@ def test_csv_data_with_a_custom_builder_reproduces_and_a_changed_value_is_named(
     assert re.search(r"changed\s+split/mine/seed=0\n(.*\n)*?\s+inputs\.dataset\.sha256 \w+ → \w+", changed.stdout)
 
 
-def test_npz_images_keep_their_shape_for_the_cnn_and_reproduce(tmp_path):
+def test_npz_images_keep_their_shape_for_the_cnn_and_seeded_augmentation_reproduces(tmp_path):
     rng = np.random.default_rng(2)
     y = np.repeat(np.arange(3), 24)
     x = rng.normal(size=(72, 6, 6, 1)).astype(np.float32) + y[:, None, None, None]
-    workdir = _workdir(tmp_path, "npz", "{source: data/images.npz}", "{type: cnn, filters: [4], dense: [8]}")
+    workdir = _workdir(
+        tmp_path,
+        "npz",
+        "{source: data/images.npz}",
+        "{type: cnn, filters: [4], dense: [8], augment: {flip: horizontal, rotation: 0.05, translation: 0.1}}",
+    )
     np.savez(workdir / "data" / "images.npz", X=x, y=y)
     proc = run_snakemake(workdir)
     assert proc.returncode == 0, explain(proc)
     weights = np.load(workdir / "results/experiments/net/seed0/weights.npz")
     assert weights["conv_1/kernel"].shape == (3, 3, 1, 4)  # the images reached the CNN as 6x6x1
+    layers = {
+        layer["class_name"]: layer["config"]
+        for layer in json.loads((workdir / "results/experiments/net/seed0/model.json").read_text())["config"]["layers"]
+    }
+    for kind in ("RandomFlip", "RandomRotation", "RandomTranslation"):
+        assert isinstance(layers[kind]["seed"], int), kind  # augmentation is explicitly seeded
     lock = (workdir / "samebits.lock").read_bytes()
     again = run_snakemake(workdir, "--forceall")
     assert again.returncode == 0, explain(again)
