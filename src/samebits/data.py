@@ -89,6 +89,10 @@ def _read_csv(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a NPZ archive (numpy.savez writes one); holds arrays 'X' and 'y'")
     try:
         with np.load(path, allow_pickle=False) as z:
             missing = [k for k in ("X", "y") if k not in z.files]
@@ -122,15 +126,11 @@ def load(name: str, source: str, *, label: str = "label") -> Dataset:
     label
         The label column of a CSV file.
     """
+    check_source(name, source)
     if source in BUNDLED:
         raw_x, raw_y, x = _bundled(source)
     else:
         path = Path(source)
-        if path.suffix.lower() not in (".csv", ".npz"):
-            raise DataError(
-                f"data set {name!r}: source {source!r} is neither a bundled set "
-                f"({', '.join(BUNDLED)}) nor a .csv or .npz file"
-            )
         if not path.is_file():
             raise DataError(f"data set {name!r}: file {source} does not exist")
         if path.stat().st_size == 0:
@@ -158,7 +158,16 @@ def load(name: str, source: str, *, label: str = "label") -> Dataset:
     )
 
 
-def split_indices(y: np.ndarray, *, test_fraction: float, seed: int) -> dict[str, Any]:
+def check_source(name: str, source: str) -> None:
+    """Raise :class:`DataError` unless ``source`` is a bundled set or a .csv/.npz path."""
+    if source in BUNDLED or Path(source).suffix.lower() in (".csv", ".npz"):
+        return
+    raise DataError(
+        f"datasets.{name}.source {source!r} is neither a bundled set ({', '.join(BUNDLED)}) nor a .csv or .npz file"
+    )
+
+
+def split_indices(y: np.ndarray, *, test_fraction: float, seed: int, where: str = "data set") -> dict[str, Any]:
     """Seeded stratified split of ``range(len(y))``: sorted ``train`` and ``test`` indices."""
     from sklearn.model_selection import train_test_split
 
@@ -168,7 +177,7 @@ def split_indices(y: np.ndarray, *, test_fraction: float, seed: int) -> dict[str
     n_test = int(np.ceil(test_fraction * len(y)))
     if counts.min() < 2 or n_test < len(counts) or len(y) - n_test < len(counts):
         raise DataError(
-            f"a stratified split needs at least 2 samples per class and at least one per class "
+            f"{where}: a stratified split needs at least 2 samples per class and at least one per class "
             f"on each side; smallest class has {counts.min()}, {len(counts)} classes, "
             f"{len(y)} samples, test fraction {test_fraction}"
         )

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import SamebitsError
+
 __all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "write_npz", "dump_json"]
 
 
@@ -27,8 +29,11 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     The temporary name keeps ``dest``'s suffix (Keras checks the ``.keras`` suffix).
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
+    except OSError as exc:
+        raise _write_error(dest, exc) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -38,10 +43,17 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
         # mkstemp creates 0600; give the file the mode an ordinary open() would.
         os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, dest)
+    except OSError as exc:
+        raise _write_error(dest, exc) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
     _fsync_dir(dest.parent)
+
+
+def _write_error(dest: Path, exc: OSError) -> SamebitsError:
+    hint = {28: " (the disk is full)", 13: " (no permission)", 30: " (read-only file system)"}.get(exc.errno, "")
+    return SamebitsError(f"cannot write {dest}: {exc.strerror}{hint}; nothing was left half-written")
 
 
 def _umask() -> int:

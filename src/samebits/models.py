@@ -153,6 +153,46 @@ def load_builder(ref: str):
     return func
 
 
+def check_builder(ref: str, where: str = "model.builder") -> None:
+    """Check, without importing anything, that a builder reference can be loaded.
+
+    For ``path/file.py:function`` the file must exist and define the function at its top
+    level; for ``module:function`` the module must be findable. Importing happens only in
+    the init step (it may import TensorFlow); this check runs before any job.
+    """
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    module_name, sep, func_name = str(ref).rpartition(":")
+    if not sep or not module_name or not func_name:
+        raise ConfigError(f"{where} {ref!r} must look like 'module:function' or 'path/file.py:function'")
+    if module_name.endswith(".py"):
+        path = Path(module_name)
+        if not path.is_file():
+            raise ConfigError(f"{where} {ref!r}: file {module_name} does not exist")
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except SyntaxError as exc:
+            raise ConfigError(
+                f"{where} {ref!r} cannot be imported: {module_name} line {exc.lineno}: {exc.msg}"
+            ) from None
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+        names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+        if func_name not in names:
+            raise ConfigError(f"{where} {ref!r}: {module_name} has no function {func_name!r}")
+        return
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as exc:
+        found, reason = None, str(exc)
+    else:
+        reason = "no such module on the Python path"
+    if found is None:
+        raise ConfigError(f"{where} {ref!r} cannot be imported: {module_name}: {reason}")
+
+
 def builder_file(spec: dict[str, Any]) -> str | None:
     """The source file of a custom builder (its hash goes into the record's code section)."""
     if spec.get("type") != "custom":

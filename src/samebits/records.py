@@ -16,15 +16,15 @@ from typing import Any
 
 from . import envinfo
 from .errors import RecordError
-from .hashing import hash_output
+from .hashing import hash_json_obj, hash_output
 
 __all__ = ["SCHEMA", "step_id", "code_hash", "make", "read", "VOLATILE"]
 
 #: Version of the record layout (and of the lock, which holds records).
 SCHEMA = 1
 
-#: Sections of a record that never count in a comparison.
-VOLATILE = ("run",)
+#: Sections of a record that never count in a comparison (and never enter the lock).
+VOLATILE = ("run", "digest")
 
 REQUIRED = (
     "schema",
@@ -103,21 +103,35 @@ def make(
     }
     ins.update(inputs or {})
     files = [*map(str, (input_files or {}).values()), *map(str, outputs.values())]
-    return {
-        "schema": SCHEMA,
-        "id": step_id(step, experiment, seed),
-        "step": step,
-        "experiment": experiment,
-        "seed": seed,
-        "outputs": out,
-        "inputs": ins,
-        "params": json.loads(json.dumps(dict(params))),  # plain JSON types only
-        "code": code_hash(script, builder),
-        "determinism": dict(determinism),
-        "environment": env,
-        "trace": dict(trace or {}),
-        "run": {"seconds": None if seconds is None else round(seconds, 3), "files": file_stats(files)},
-    }
+    return seal(
+        {
+            "schema": SCHEMA,
+            "id": step_id(step, experiment, seed),
+            "step": step,
+            "experiment": experiment,
+            "seed": seed,
+            "outputs": out,
+            "inputs": ins,
+            "params": json.loads(json.dumps(dict(params))),  # plain JSON types only
+            "code": code_hash(script, builder),
+            "determinism": dict(determinism),
+            "environment": env,
+            "trace": dict(trace or {}),
+            "run": {"seconds": None if seconds is None else round(seconds, 3), "files": file_stats(files)},
+        }
+    )
+
+
+def seal(record: dict[str, Any]) -> dict[str, Any]:
+    """Set ``record["digest"]``: the checksum of everything else in it.
+
+    A record edited by hand after its step wrote it no longer matches its digest, and
+    :func:`read` refuses it. (This catches accidents and careless edits; it is not a
+    signature: whoever can write the file can also recompute the digest.)
+    """
+    body = {k: v for k, v in record.items() if k != "digest"}
+    record["digest"] = hash_json_obj(body)
+    return record
 
 
 def file_stats(paths) -> dict[str, list[int]]:
@@ -148,6 +162,17 @@ def validate(record: Any, where: str) -> dict[str, Any]:
     return record
 
 
+def check_digest(record: dict[str, Any], where: str) -> None:
+    """Raise :class:`RecordError` if the record was changed after its step wrote it."""
+    body = {k: v for k, v in record.items() if k != "digest"}
+    found = hash_json_obj(body)
+    if record.get("digest") != found:
+        raise RecordError(
+            f"{where}: the record was changed after its step wrote it (digest {record.get('digest')} "
+            f"recorded, {found} found); rerun the step (snakemake --forcerun) to get a true record"
+        )
+
+
 def read(path: str | Path) -> dict[str, Any]:
     """Read and validate a record file."""
     try:
@@ -157,4 +182,6 @@ def read(path: str | Path) -> dict[str, Any]:
         raise RecordError(f"{path}: cannot read record ({exc.strerror})") from None
     except json.JSONDecodeError as exc:
         raise RecordError(f"{path}: not valid JSON ({exc})") from None
-    return validate(record, str(path))
+    validate(record, str(path))
+    check_digest(record, str(path))
+    return record

@@ -45,7 +45,7 @@ def split(
     t0 = time.perf_counter()
     seeds = SeedSource(check_seed(seed))
     ds = data.load(dataset, source, label=label)
-    idx = data.split_indices(ds.y, test_fraction=test_fraction, seed=seeds("split"))
+    idx = data.split_indices(ds.y, test_fraction=test_fraction, seed=seeds("split"), where=source)
     log.info(
         "split %s (%s, %d samples, %d classes, checksum %s): %d train / %d test",
         dataset,
@@ -117,8 +117,8 @@ def _load_architecture(model_json: str | Path, builder: str | None = None):
 
         load_builder(builder)  # registers the builder's custom layers before deserialising
     text = Path(model_json).read_text(encoding="utf-8")
-    # model_from_json deserialises only Keras' registered layers (no Lambda code by default).
-    return keras.models.model_from_json(text)
+    # Safe mode: only registered layer classes, never the Python code of a Lambda layer.
+    return keras.saving.deserialize_keras_object(json.loads(text), safe_mode=True)
 
 
 def init(
@@ -270,6 +270,7 @@ def train(
         seconds=time.perf_counter() - t0,
     )
     rec["run"]["fit_seconds"] = round(fit_seconds, 3)
+    records.seal(rec)
     fileio.write_json(out_record, rec)
     return rec
 

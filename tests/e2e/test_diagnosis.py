@@ -203,7 +203,7 @@ def test_unseeded_randomness_is_caught_as_diverged_at_train_from_epoch_1(tmp_pat
 
 
 def test_diff_of_two_trees_names_the_one_tensor_that_differs(tiny_run, tmp_path):
-    from samebits import fileio
+    from samebits import fileio, records
 
     other = tmp_path / "b"
     import shutil
@@ -218,7 +218,7 @@ def test_diff_of_two_trees_names_the_one_tensor_that_differs(tiny_run, tmp_path)
     record_path = other / "results/experiments/mlp/seed0/train.record.json"
     record = json.loads(record_path.read_text())
     record["outputs"]["weights"]["sha256"] = hash_npz(weights)[0]
-    fileio.write_json(record_path, record)
+    fileio.write_json(record_path, records.seal(record))  # as another machine's run would have it
 
     proc = samebits(tmp_path, "diff", str(tiny_run / "results"), str(other / "results"), "--json")
     assert proc.returncode == 1, proc.stderr

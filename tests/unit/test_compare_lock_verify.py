@@ -29,7 +29,7 @@ def _record(tmp_path, name="train", value=1.0, epochs=5, **over):
         trace={"epoch_weights": ["sha256:a", "sha256:b", f"sha256:{value}"]},
     )
     rec.update(over)
-    return rec
+    return records.seal(rec)
 
 
 def test_statuses(tmp_path):
@@ -86,7 +86,7 @@ def test_verify_never_writes_the_lock_when_a_step_diverged(tmp_path):
     diverged = _write_record(tmp_path, _record(tmp_path, value=3.0), "a")
     other = _record(tmp_path, value=4.0)
     other["id"] = records.step_id("train", "cnn", 0)
-    new = _write_record(tmp_path, other, "b")
+    new = _write_record(tmp_path, records.seal(other), "b")
     result = verify([diverged, new], lock_path, out_json=tmp_path / "v.json", out_md=tmp_path / "v.md")
     assert not result.ok
     assert lock_path.read_bytes() == before
@@ -128,3 +128,16 @@ def test_unreadable_locks_are_errors_that_name_the_problem_and_are_left_alone(tm
         verify([rec], lock_path)
     assert str(lock_path) in str(info.value)
     assert lock_path.read_text() == text
+
+
+def test_a_record_edited_after_its_step_is_refused_by_name(tmp_path):
+    from samebits.errors import RecordError
+
+    path = _write_record(tmp_path, _record(tmp_path), "a")
+    doc = json.loads(path.read_text())
+    doc["params"]["epochs"] = 50
+    path.write_text(json.dumps(doc))
+    lock_path = tmp_path / "samebits.lock"
+    with pytest.raises(RecordError, match="a.record.json: the record was changed after its step wrote it"):
+        verify([path], lock_path)
+    assert not lock_path.exists()

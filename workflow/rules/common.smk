@@ -5,11 +5,15 @@ import sys
 from pathlib import Path
 
 from samebits import determinism, envinfo, grids, ondisk
+from samebits.config import check_config
 from samebits import lock as lockmod
 from samebits.errors import SamebitsError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
+# Checks whose messages are clearer than a schema error, then the schema itself: all before
+# any job runs (config.check_config names the field, the bad value and what is accepted).
+check_config(config, workflow.configfiles)
 validate(config, schema="../schemas/config.schema.yaml")
 
 DETERMINISM = config.get("determinism", {})
@@ -35,18 +39,6 @@ if config.get("grids"):
 # the determinism variables are set here, once; each step checks them and records them.
 PROCESS_ENV = determinism.process_env(PROFILE, THREADS, OP_DETERMINISM)
 os.environ.update(PROCESS_ENV)
-
-
-def _check_references():
-    for name, exp in EXPERIMENTS.items():
-        if exp["dataset"] not in DATASETS:
-            raise ValueError(
-                f"config: experiments.{name}.dataset is {exp['dataset']!r}, which is not "
-                f"one of datasets: {', '.join(sorted(DATASETS))}"
-            )
-
-
-_check_references()
 
 
 # Snakemake reruns by modification time, so an input (or output) whose content changed while
