@@ -54,6 +54,22 @@ def _cmd_accept(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rebuild_lock(args: argparse.Namespace) -> int:
+    from .verify import rebuild_lock
+
+    if not args.yes:
+        print(
+            f"samebits: error: rebuild-lock replaces {args.lock} with the records of {args.results}/; "
+            "add --yes to do it (the old file is kept as a .bak)",
+            file=sys.stderr,
+        )
+        return 2
+    n, backup = rebuild_lock(_records(args.results), args.lock)
+    kept = f"; the old one is kept as {backup}" if backup else ""
+    print(f"lock {args.lock}: rebuilt from {n} step records{kept}")
+    return 0
+
+
 def _cmd_diff(args: argparse.Namespace) -> int:
     from .treediff import diff_trees, format_table
 
@@ -140,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", default="results", help="results directory (default: results)")
     p.add_argument("--lock", default="samebits.lock", help="lock file (default: samebits.lock)")
     p.set_defaults(func=_cmd_accept)
+
+    p = sub.add_parser("rebuild-lock", help="replace an unreadable lock with one built from the current records")
+    p.add_argument("--yes", action="store_true", help="really replace it (the old file is kept as a .bak)")
+    p.add_argument("--results", default="results", help="results directory (default: results)")
+    p.add_argument("--lock", default="samebits.lock", help="lock file (default: samebits.lock)")
+    p.set_defaults(func=_cmd_rebuild_lock)
 
     p = sub.add_parser("diff", help="compare two result trees tensor by tensor (two machines, two runs)")
     p.add_argument("a", help="first results directory")

@@ -77,7 +77,7 @@ def _validate(doc: Any, where: str) -> Lock:
     if doc["schema"] != SCHEMA:
         raise LockError(
             f"{where}: lock schema {doc['schema']!r} is not supported by this samebits "
-            f"(it reads schema {SCHEMA}); upgrade samebits or rebuild the lock explicitly"
+            f"(it reads schema {SCHEMA}); upgrade samebits, or `samebits rebuild-lock --yes`"
         )
     for field in ("environments", "steps"):
         if not isinstance(doc.get(field), dict):
@@ -111,7 +111,7 @@ def read(path: str | Path) -> Lock:
     except json.JSONDecodeError as exc:
         raise LockError(
             f"{path}: not valid JSON ({exc}); it was left as it is. Restore it from git, "
-            "or move it away to rebuild it from this run"
+            "or replace it with one built from the current results: samebits rebuild-lock --yes"
         ) from None
     return _validate(doc, str(path))
 

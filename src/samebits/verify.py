@@ -331,3 +331,35 @@ def accept(
         lock.put(r, accepted={"reason": reason.strip(), "status": outcome.status})
     lockmod.write(lock_path, lock)
     return [o for _, o in chosen]
+
+
+def rebuild_lock(record_paths: Iterable[str | Path], lock_path: str | Path) -> tuple[int, Path | None]:
+    """Write a new lock from the current records: the explicit way out of an unreadable lock.
+
+    The old file, readable or not, is kept beside it as ``<lock>.bak`` (an existing backup is
+    never overwritten: ``.bak.1``, ``.bak.2``, …). Records whose files on disk no longer match
+    them are refused: a rebuilt lock must vouch only for what is there. Returns the number of
+    steps written and the backup's path (``None`` if there was no lock).
+    """
+    from .errors import SamebitsError
+
+    current = [records.read(p) for p in record_paths]
+    for r in current:
+        found = ondisk.check(r)
+        if found["stale"] or found["tampered"]:
+            bad = ", ".join(f"{d['name']} ({d['path']})" for d in found["stale"] + found["tampered"])
+            raise SamebitsError(f"{r['id']}: {bad} changed since the step ran; rerun the workflow before rebuilding")
+    lock_path = Path(lock_path)
+    backup = None
+    if lock_path.exists():
+        backup = lock_path.with_name(lock_path.name + ".bak")
+        n = 0
+        while backup.exists():
+            n += 1
+            backup = lock_path.with_name(f"{lock_path.name}.bak.{n}")
+        fileio.write_bytes(backup, lock_path.read_bytes())
+    fresh = lockmod.empty()
+    for r in current:
+        fresh.put(r)
+    fileio.write_text(lock_path, lockmod.dumps(fresh))
+    return len(current), backup

@@ -30,7 +30,7 @@ def test_verify_reports_a_corrupt_lock_and_leaves_it(tiny_copy):
     (tiny_copy / "samebits.lock").write_text("{oops")
     proc = samebits(tiny_copy, "verify")
     assert proc.returncode == 2
-    assert "samebits.lock: not valid JSON" in proc.stderr
+    assert "samebits.lock: not valid JSON" in proc.stderr and "samebits rebuild-lock --yes" in proc.stderr
     assert (tiny_copy / "samebits.lock").read_text() == "{oops"
 
 
@@ -40,3 +40,15 @@ def test_env_prints_the_fingerprint(tmp_path):
     assert fp["packages"]["tensorflow"] and fp["cpu"]["flags"]
     exports = samebits(tmp_path, "env", "--exports").stdout
     assert "export PYTHONHASHSEED=0" in exports and "export ONEDNN_MAX_CPU_ISA=AVX2" in exports
+
+
+def test_rebuild_lock_is_explicit_and_keeps_the_broken_file(tiny_copy, tiny_run):
+    (tiny_copy / "samebits.lock").write_text("{oops")
+    refused = samebits(tiny_copy, "rebuild-lock")
+    assert refused.returncode == 2 and "add --yes" in refused.stderr
+    assert (tiny_copy / "samebits.lock").read_text() == "{oops"
+    proc = samebits(tiny_copy, "rebuild-lock", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    assert "rebuilt from 10 step records" in proc.stdout
+    assert (tiny_copy / "samebits.lock.bak").read_text() == "{oops"
+    assert (tiny_copy / "samebits.lock").read_bytes() == (tiny_run / "samebits.lock").read_bytes()

@@ -7,6 +7,8 @@ rule init:
         record="results/experiments/{experiment}/seed{seed}/init.record.json",
     log:
         "logs/init/{experiment}/seed{seed}.log",
+    benchmark:
+        "benchmarks/init/{experiment}/seed{seed}.tsv"
     conda:
         "../envs/samebits.yaml"
     threads: THREADS
