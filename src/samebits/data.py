@@ -144,7 +144,7 @@ def load(name: str, source: str, *, label: str = "label") -> Dataset:
     classes, y = np.unique(np.asarray(raw_y), return_inverse=True)
     y = y.reshape(-1)
     if len(classes) < 2:
-        raise DataError(f"{source}: only one class ({classes[0]!r}); classification needs two or more")
+        raise DataError(f"{source}: only one class ({str(classes[0])!r}); classification needs two or more")
     raw_y = np.asarray(raw_y)
     if raw_y.dtype.kind in "OU":  # text labels (CSV): hash them as fixed-width unicode
         raw_y = raw_y.astype(str)

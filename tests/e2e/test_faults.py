@@ -47,19 +47,19 @@ def test_sigkill_mid_training_then_rerun_gives_the_uninterrupted_lock(uninterrup
     run = _start(workdir)
     train_log = workdir / "logs/train/mlp/seed0.log"
     try:
-        _wait_for(lambda: train_log.exists() and "epoch 5/60" in train_log.read_text(), what="training epoch 5")
-
-        # meanwhile, a second run on the same directory must be refused (Snakemake's lock)
+        # while it runs, a second run on the same directory must be refused (Snakemake's lock)
+        _wait_for(lambda: (workdir / ".snakemake" / "locks").is_dir(), what="the first run's lock")
         second = run_snakemake(workdir, timeout=120)
         assert second.returncode != 0
         assert "Directory cannot be locked" in second.stdout + second.stderr
 
+        _wait_for(lambda: train_log.exists() and "epoch 3/150" in train_log.read_text(), what="training epoch 3")
         os.killpg(run.pid, signal.SIGKILL)  # snakemake and the training job, without warning
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
         run.wait(timeout=60)
-    assert "epoch 60/60" not in train_log.read_text()  # it really died half-way
+    assert "epoch 150/150" not in train_log.read_text()  # it really died half-way
     experiment = workdir / "results/experiments/mlp/seed0"
     assert not (experiment / "train.record.json").exists()  # no record that looks valid
     assert not (workdir / "samebits.lock").exists()

@@ -52,23 +52,37 @@ def slurm_cluster():
         print((down.stdout + down.stderr).strip())
 
 
-def _snakemake_env() -> dict[str, str]:
+@pytest.fixture(scope="module")
+def slurm_plugin(tmp_path_factory) -> Path:
+    """requirements-slurm.txt installed into a directory of its own, put on PYTHONPATH only for
+    the SLURM run: the plugin stays out of every other snakemake start-up (see that file)."""
+    target = tmp_path_factory.mktemp("slurm-plugin")
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
+    proc = subprocess.run([*cmd, "-r", str(REPO / "requirements-slurm.txt")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return target
+
+
+def _snakemake_env(plugin: Path) -> dict[str, str]:
     """This environment, without Snakemake's or SLURM's own variables (pytest may itself run in
     a SLURM job), with this interpreter's bin directory first on PATH: every job, and the job
     step inside it, then runs this venv's python and snakemake."""
     drop = ("SNAKEMAKE", "SLURM_", "SBATCH_", "SRUN_", "SALLOC_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(plugin), env.get("PYTHONPATH", "")) if p)
     return env
 
 
-def test_slurm_run_writes_the_same_lock_as_a_local_run(slurm_cluster, tiny_run, tmp_path):
+def test_slurm_run_writes_the_same_lock_as_a_local_run(slurm_cluster, slurm_plugin, tiny_run, tmp_path):
     workdir = make_workdir(tmp_path / "slurm", CONFIGS / "tiny.yaml")
     assert (workdir / PROFILE / "config.yaml").is_file()
     cmd = [sys.executable, "-m", "snakemake", "--profile", PROFILE]
     start = time.monotonic()
     try:
-        proc = subprocess.run(cmd, cwd=workdir, env=_snakemake_env(), capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            cmd, cwd=workdir, env=_snakemake_env(slurm_plugin), capture_output=True, text=True, timeout=900
+        )
     except subprocess.TimeoutExpired as exc:  # the fixture cancels what is left in the cluster
         out = (exc.stdout or b"").decode(errors="replace") + (exc.stderr or b"").decode(errors="replace")
         pytest.fail(f"snakemake on SLURM did not finish in 900 s:\n{out[-6000:]}")

@@ -54,3 +54,10 @@ def test_conda_environments_agree_with_the_pip_pins():
 def test_pyproject_takes_its_dependencies_from_requirements():
     text = (REPO / "pyproject.toml").read_text()
     assert 'dependencies = { file = ["requirements.txt"] }' in text
+
+
+def test_slurm_extras_are_pinned_apart_from_the_runtime():
+    runtime = _pins((REPO / "requirements.txt").read_text().splitlines())
+    slurm = _pins((REPO / "requirements-slurm.txt").read_text().splitlines())
+    assert slurm["snakemake-executor-plugin-slurm"] == "2.8.0"
+    assert not set(slurm) & set(runtime)
