@@ -82,7 +82,7 @@ def test_sigkill_mid_training_then_rerun_gives_the_uninterrupted_lock(uninterrup
     ],
     ids=["disk-full", "read-only"],
 )
-def test_a_full_or_unwritable_results_directory_is_a_clear_error(tmp_path, options, message):
+def test_a_full_or_unwritable_results_directory_is_a_clear_error(tmp_path, monkeypatch, options, message):
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
     workdir = make_workdir(tmp_path / "full", CONFIGS / "kill.yaml")
@@ -97,6 +97,7 @@ def test_a_full_or_unwritable_results_directory_is_a_clear_error(tmp_path, optio
         assert proc.returncode != 0
         assert message in out, out[-3000:]
         assert "results/" in out
+        monkeypatch.chdir(workdir)  # records name their files relative to the workflow's directory
         for path in results.rglob("*.record.json"):
             # a record that exists belongs to a step that finished: it vouches for files on disk
             found = ondisk.check(records.read(path))
