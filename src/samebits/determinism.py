@@ -22,7 +22,7 @@ from typing import Any
 from .errors import DeterminismError
 from .seeds import check_seed
 
-__all__ = ["PROFILES", "process_env", "check_process_env", "apply"]
+__all__ = ["PROFILES", "process_env", "check_process_env", "apply", "import_keras"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,32 @@ def check_process_env(expected: dict[str, str]) -> None:
         )
 
 
+#: Keras imports its optional integrations eagerly when they are installed: the scikit-learn
+#: wrappers (which import scikit-learn and SciPy) and the plotting helpers (matplotlib). That
+#: is about a second of every TensorFlow step's start-up, and no step uses them; they are
+#: hidden while Keras is imported (those Keras helpers then stay unavailable in the step's
+#: process; everything else imports them normally afterwards). They change no kernel.
+KERAS_OPTIONAL_IMPORTS = ("sklearn", "matplotlib", "matplotlib.pyplot")
+
+
+def import_keras():
+    """Import Keras (and TensorFlow) without its optional scikit-learn/matplotlib integrations."""
+    if "keras" in sys.modules:
+        import keras
+
+        return keras
+    hidden = [name for name in KERAS_OPTIONAL_IMPORTS if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # makes `import name` raise ImportError
+    try:
+        import keras
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return keras
+
+
 def apply(seed: int, *, profile: str = "portable", threads: int = 1, op_determinism: bool = True) -> dict[str, Any]:
     """Apply the whole recipe in this process and return what was applied.
 
@@ -99,8 +125,9 @@ def apply(seed: int, *, profile: str = "portable", threads: int = 1, op_determin
 
     import random
 
-    import keras
     import numpy as np
+
+    keras = import_keras()
     import tensorflow as tf
     from tensorflow.python.framework import config as tf_config  # the read-back lives here
 

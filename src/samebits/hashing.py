@@ -8,16 +8,20 @@ A checksum is taken over *content*, never over a container's bytes:
 - JSON: the document re-serialised with sorted keys and exact float text;
 - any other file: its bytes.
 
-Array members are streamed out of the archive in chunks, so hashing runs at close to
-``sha256sum`` speed and never holds a whole array twice. The numeric summaries that
-:mod:`samebits.compare` uses for tolerance checks are accumulated in the same pass.
+Array members are streamed out of the archive in chunks, so hashing never holds a whole
+array twice. The numeric summaries that :mod:`samebits.compare` uses for tolerance checks
+are accumulated over the same chunks (fixed element counts, so an array in memory and the
+same array read from a file give the same summary), on a second thread while SHA-256 runs
+on the first: both release the GIL, so large arrays hash at ``hashlib.sha256`` speed.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import math
+import threading
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -38,6 +42,38 @@ __all__ = [
 _ARRAYS_TAG = b"samebits-arrays-v1\0"
 _JSON_TAG = b"samebits-json-v1\0"
 _CHUNK = 1 << 22  # 4 MiB: large enough to run at hashlib speed, small enough for memory
+_OVERLAP_MIN = 1 << 23  # arrays from 8 MiB on are summarised beside the hashing thread
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _hash_pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="samebits-sha256")
+        return _pool
+
+
+def _chunk_elements(dtype: np.dtype) -> int:
+    return max(1, _CHUNK // max(1, dtype.itemsize))
+
+
+def _feed(h, summary: _Summary, chunks, nbytes: int) -> None:
+    """Hash every chunk in order and add it to ``summary``; for large data the SHA-256 of
+    chunk *i* runs on a worker thread while chunk *i* is summarised (strictly one chunk at
+    a time, in order, so the result is the same as doing both in turn)."""
+    if nbytes < _OVERLAP_MIN or not summary.numeric:
+        for chunk in chunks:
+            h.update(memoryview(chunk).cast("B"))
+            summary.add(chunk)
+        return
+    pool = _hash_pool()
+    for chunk in chunks:
+        pending = pool.submit(h.update, memoryview(chunk).cast("B"))
+        summary.add(chunk)
+        pending.result()
 
 
 def canonical_json(obj: Any) -> str:
@@ -73,8 +109,9 @@ class _Summary:
         v = values.astype(np.float64, copy=False)
         self.total += float(v.sum())
         self.sumsq += float(np.dot(v, v))
-        self.lo = min(self.lo, float(v.min()))
-        self.hi = max(self.hi, float(v.max()))
+        # min and max on the stored type: casting is monotonic, so the values are the same
+        self.lo = min(self.lo, float(values.min()))
+        self.hi = max(self.hi, float(values.max()))
         self.count += v.size
 
     def as_dict(self) -> dict[str, Any]:
@@ -124,9 +161,10 @@ def hash_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[str, dict[str, dict[s
         dtype = _canonical_dtype(arr.dtype)
         arr = np.asarray(arr, dtype=dtype, order="C")  # (ascontiguousarray would make 0-d 1-d)
         h.update(_header(name, dtype, arr.shape))
-        h.update(memoryview(arr.reshape(-1)).cast("B"))
         s = _Summary(dtype, arr.shape)
-        s.add(arr.reshape(-1))
+        flat = arr.reshape(-1)
+        step = _chunk_elements(dtype)
+        _feed(h, s, (flat[i : i + step] for i in range(0, flat.size, step)), flat.nbytes)
         summaries[name] = s.as_dict()
     return "sha256:" + h.hexdigest(), summaries
 
@@ -138,6 +176,14 @@ def _npz_members(zf: zipfile.ZipFile) -> dict[str, str]:
             raise ValueError(f"member {info.filename!r} is not a .npy array")
         members[info.filename[: -len(".npy")]] = info.filename
     return members
+
+
+def _read_chunks(fh, dtype: np.dtype, size: int):
+    while True:
+        chunk = fh.read(size)
+        if not chunk:
+            return
+        yield np.frombuffer(chunk, dtype=dtype)
 
 
 def hash_npz(path: str | Path) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -168,21 +214,16 @@ def hash_npz(path: str | Path) -> tuple[str, dict[str, dict[str, Any]]]:
                     cdt = _canonical_dtype(arr.dtype)
                     arr = np.asarray(arr, dtype=cdt, order="C")
                     h.update(_header(name, cdt, arr.shape))
-                    h.update(memoryview(arr.reshape(-1)).cast("B"))
                     s = _Summary(cdt, arr.shape)
-                    s.add(arr.reshape(-1))
+                    flat = arr.reshape(-1)
+                    step = _chunk_elements(cdt)
+                    _feed(h, s, (flat[i : i + step] for i in range(0, flat.size, step)), flat.nbytes)
                     summaries[name] = s.as_dict()
                     continue
                 h.update(_header(name, dtype, shape))
                 s = _Summary(dtype, shape)
-                step = max(dtype.itemsize, (_CHUNK // dtype.itemsize) * dtype.itemsize)
-                while True:
-                    chunk = fh.read(step)
-                    if not chunk:
-                        break
-                    h.update(chunk)
-                    if s.numeric:
-                        s.add(np.frombuffer(chunk, dtype=dtype))
+                nbytes = math.prod(shape) * dtype.itemsize
+                _feed(h, s, _read_chunks(fh, dtype, _chunk_elements(dtype) * dtype.itemsize), nbytes)
                 summaries[name] = s.as_dict()
     return "sha256:" + h.hexdigest(), summaries
 

@@ -80,3 +80,26 @@ def test_json_checksum_ignores_key_order_and_whitespace(tmp_path):
     assert a["sha256"] == b["sha256"] == hash_json_obj({"a": [1, 2], "b": 1.5})
     assert a["numbers"] == {"a[0]": 1.0, "a[1]": 2.0, "b": 1.5}
     assert hash_json_obj({"x": 0.1}) != hash_json_obj({"x": 0.1 + 1e-17 + 2e-17})
+
+
+def test_large_arrays_hash_the_same_in_memory_and_from_file_on_the_overlapped_path(tmp_path):
+    """Arrays above the overlap threshold take the two-thread path; the checksum must still
+    be SHA-256 of the canonical stream, and memory and file must agree on the summaries."""
+    import hashlib
+
+    from samebits import hashing
+
+    rng = np.random.default_rng(3)
+    arrays = {"big": rng.standard_normal(5_000_003).astype(np.float32), "ints": np.arange(3_000_001, dtype=np.int64)}
+    assert arrays["big"].nbytes > hashing._OVERLAP_MIN
+    digest, summaries = hashing.hash_arrays(arrays)
+    np.savez(tmp_path / "a.npz", **arrays)
+    assert hashing.hash_npz(tmp_path / "a.npz") == (digest, summaries)
+
+    h = hashlib.sha256(hashing._ARRAYS_TAG)
+    for name in sorted(arrays):
+        h.update(hashing._header(name, arrays[name].dtype, arrays[name].shape))
+        h.update(arrays[name].tobytes())
+    assert digest == "sha256:" + h.hexdigest()
+    assert summaries["ints"]["sum"] == float(sum(range(3_000_001)))
+    assert summaries["big"]["max"] == float(arrays["big"].max())

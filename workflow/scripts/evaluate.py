@@ -1,9 +1,10 @@
 """Snakemake adapter of the evaluate step (logic: samebits.steps.evaluate)."""
 
-from samebits.logs import step_logging
+from samebits.logs import finish, step_logging
 from samebits.steps import evaluate
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):
     i, o = sm.input, sm.output
     evaluate(i.split, i.weights, i.model, o.metrics, o.predictions, o.record, script=__file__, **sm.params.step)
+finish()  # outputs are durable (fsynced); skip the interpreter's teardown

@@ -1,7 +1,7 @@
 """Snakemake adapter of the figures step (logic: samebits.figures.figures). No TensorFlow."""
 
 from samebits.figures import figures
-from samebits.logs import step_logging
+from samebits.logs import finish, step_logging
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):
@@ -18,3 +18,4 @@ with step_logging(sm.log[0]):
         experiment=sm.params.step["experiment"],
         script=__file__,
     )
+finish()  # outputs are durable (fsynced); skip the interpreter's teardown

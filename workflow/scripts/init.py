@@ -1,8 +1,9 @@
 """Snakemake adapter of the init step (logic: samebits.steps.init)."""
 
-from samebits.logs import step_logging
+from samebits.logs import finish, step_logging
 from samebits.steps import init
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):
     init(sm.input.split, sm.output.init, sm.output.model, sm.output.record, script=__file__, **sm.params.step)
+finish()  # outputs are durable (fsynced); skip the interpreter's teardown

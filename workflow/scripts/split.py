@@ -1,8 +1,9 @@
 """Snakemake adapter of the split step (logic: samebits.steps.split). No TensorFlow."""
 
-from samebits.logs import step_logging
+from samebits.logs import finish, step_logging
 from samebits.steps import split
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):
     split(sm.output.split, sm.output.record, script=__file__, **sm.params.step)
+finish()  # outputs are durable (fsynced); skip the interpreter's teardown

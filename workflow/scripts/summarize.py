@@ -1,9 +1,10 @@
 """Snakemake adapter of the summarize step (logic: samebits.summary.summarize). No TensorFlow."""
 
-from samebits.logs import step_logging
+from samebits.logs import finish, step_logging
 from samebits.summary import summarize
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):
     o = sm.output
     summarize(sm.input.records, o.csv, o.markdown, o.latex, o.record, script=__file__)
+finish()  # outputs are durable (fsynced); skip the interpreter's teardown

@@ -1,0 +1,690 @@
+"""The samebits benchmark: what reproducibility costs, measured against the bare tools.
+
+    python bench/run.py                  # the full benchmark (about 25 min), writes bench/RESULTS.md
+    python bench/run.py --quick --out X  # a tiny setting (about 2 min): checks that it runs
+    python bench/run.py --only 1,5       # some figures only
+
+Every figure is a ratio of two things timed side by side in this one run (several
+repetitions, alternating, median and min-max), so a noisy machine moves both sides alike:
+
+1. no-op rerun of the default workflow vs bare Snakemake's no-op on the same job graph;
+2. per-step overhead (a TensorFlow step's wall time minus its own training or prediction
+   time) vs ``python -c "import tensorflow"``; steps that need no TensorFlow must not load it;
+3. a medium CNN workload: the whole pipeline for one experiment x seed vs one plain script
+   following the classic recipe;
+4. eight seeds with ``--cores 2`` vs ``--cores 1`` (and the two locks must be byte-identical);
+5. canonical hashing of 1 GiB of arrays vs ``hashlib.sha256`` of the same bytes; verify over
+   1,000 step records;
+6. a 250-seed sweep (1,000 jobs): DAG build and no-op vs bare Snakemake on the same graph;
+   lock size and verify time against the number of records;
+7. (issue #8) training time of the portable profile (oneDNN capped at AVX2) vs native.
+
+Runs happen in scratch copies of the workflow under a temporary directory; nothing in the
+repository is touched except the results file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+
+import bare  # noqa: E402  (bench/bare.py: the same-shape bare Snakemake workflow)
+import synth  # noqa: E402  (bench/synth.py: a large sweep's records from a small real one)
+
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "data", "profiles")
+PYTHON = sys.executable
+
+
+@dataclasses.dataclass
+class Settings:
+    quick: bool
+    reps: int  # repetitions of the cheap timings (no-op, imports)
+    heavy_reps: int  # repetitions of the minute-long timings
+    noop_config: dict[str, Any]  # the run of figures 1 and 2
+    medium: dict[str, Any]  # figure 3's CNN
+    sweep_seeds: int
+    sweep_experiment: dict[str, Any]
+    hash_bytes: int
+    scale_seeds: list[int]
+
+
+DIGITS = {"digits": {"source": "digits", "test_fraction": 0.2}}
+
+
+def settings(quick: bool) -> Settings:
+    if quick:
+        tiny_mlp = {"dataset": "digits", "model": {"type": "mlp", "hidden": [16]}, "train": {"epochs": 2}}
+        return Settings(
+            quick=True,
+            reps=2,
+            heavy_reps=1,
+            noop_config={"seeds": [0, 1], "datasets": DIGITS, "experiments": {"mlp": tiny_mlp}},
+            medium={"filters": [8], "dense": [16], "epochs": 1, "batch_size": 64},
+            sweep_seeds=2,
+            sweep_experiment=tiny_mlp,
+            hash_bytes=16 << 20,
+            scale_seeds=[3, 6],
+        )
+    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return Settings(
+        quick=False,
+        reps=7,
+        heavy_reps=2,
+        noop_config=default,
+        # About a minute of training here (0.6 s per epoch on one thread).
+        medium={"filters": [128, 256], "dense": [256], "epochs": 100, "batch_size": 32},
+        sweep_seeds=8,
+        sweep_experiment=default["experiments"]["mlp"],
+        hash_bytes=1 << 30,
+        scale_seeds=[25, 50, 125, 250],
+    )
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
+    env["PATH"] = f"{Path(PYTHON).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra or {})
+    return env
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> tuple[float, str]:
+    """Run ``cmd``; return (wall seconds, stdout+stderr)."""
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env or clean_env(), capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    out = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed in {cwd} (exit {proc.returncode}):\n{out[-4000:]}")
+    return wall, out
+
+
+def snakemake(workdir: Path, *args: str, cores: int = 1) -> tuple[float, str]:
+    return run([PYTHON, "-m", "snakemake", "--cores", str(cores), *args], workdir)
+
+
+def workdir(dest: Path, config: dict[str, Any]) -> Path:
+    """A scratch copy of the workflow with ``config``."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for name in WORKFLOW_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return dest
+
+
+@dataclasses.dataclass
+class Timing:
+    values: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def text(self, unit: str = "s") -> str:
+        if len(self.values) == 1:
+            return f"{self.values[0]:.3g} {unit} (1 run)"
+        return f"{self.median:.3g} {unit} ({min(self.values):.3g}–{max(self.values):.3g}, {len(self.values)} runs)"
+
+
+def alternate(reps: int, **sides: Callable[[], float]) -> dict[str, Timing]:
+    """Time each side ``reps`` times, interleaved, so drifting load hits both alike."""
+    out: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(reps):
+        for name, fn in sides.items():
+            out[name].append(fn())
+    return {name: Timing(v) for name, v in out.items()}
+
+
+@dataclasses.dataclass
+class Figure:
+    number: int
+    title: str
+    measured: str  # e.g. "1.08×"
+    target: str  # e.g. "≤ 1.2×"
+    met: bool | None  # None: informative only
+    details: list[str]
+
+
+def ratio_text(x: float) -> str:
+    return f"{x:.2f}×"
+
+
+def tf_loaded_by_step(logs: Path) -> dict[str, set[bool]]:
+    """Which steps loaded TensorFlow, from the last line every step writes to its log."""
+    found: dict[str, set[bool]] = {}
+    for log in sorted(logs.glob("**/*.log")):
+        m = re.search(r"tensorflow (loaded|not loaded)", log.read_text(errors="replace"))
+        if m:
+            step = log.relative_to(logs).parts[0]
+            found.setdefault(step, set()).add(m.group(1) == "loaded")
+    return found
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def fig_noop(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
+    say("figure 1: the real run of the workflow (default config)" if not s.quick else "figure 1: a tiny real run")
+    ours = workdir(root / "noop-ours", s.noop_config)
+    wall, _ = snakemake(ours)
+    state["noop_run"] = (ours, wall)
+    shape = bare.shape_of(s.noop_config)
+    bare_dir = bare.write(root / "noop-bare", shape)
+    snakemake(bare_dir)  # a real run of the bare workflow, metadata included, like ours
+
+    def timed(wd: Path) -> Callable[[], float]:
+        def fn() -> float:
+            wall, out = snakemake(wd)
+            if "Nothing to be done" not in out:
+                raise RuntimeError(f"the no-op rerun in {wd} ran jobs:\n{out[-3000:]}")
+            return wall
+
+        return fn
+
+    say(f"figure 1: {s.reps} no-op reruns of each")
+    t = alternate(s.reps, ours=timed(ours), bare=timed(bare_dir))
+    _, imports = run([PYTHON, "-X", "importtime", "-m", "snakemake", "--cores", "1"], ours)
+    tf_in_noop = bool(re.search(r"\|\s+tensorflow$", imports, re.M))
+    r = t["ours"].median / t["bare"].median
+    return Figure(
+        1,
+        "No-op rerun vs bare Snakemake (same job graph)",
+        ratio_text(r),
+        "≤ 1.2×, no TensorFlow import",
+        r <= 1.2 and not tf_in_noop,
+        [
+            f"samebits no-op: {t['ours'].text()}; bare Snakemake no-op: {t['bare'].text()}",
+            f"job graph: {shape.describe()} (the real run took {wall:.0f} s)",
+            f"TensorFlow imported by the no-op: {'YES' if tf_in_noop else 'no'} (python -X importtime)",
+        ],
+    )
+
+
+def fig_step_overhead(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
+    ours, _ = state["noop_run"]
+    say("figure 2: per-step overhead vs `python -c 'import tensorflow'`")
+    env = profile_env(root, s.noop_config.get("determinism", {}).get("profile", "portable"))
+
+    def import_tf() -> float:
+        return run([PYTHON, "-c", "import tensorflow"], ours, env)[0]
+
+    base = alternate(s.reps, tf=import_tf)["tf"]
+    overheads: dict[str, list[float]] = {}
+    for rec_path in sorted((ours / "results").glob("**/*.record.json")):
+        rec = json.loads(rec_path.read_text())
+        step = rec["step"]
+        if step not in ("init", "train", "evaluate"):
+            continue
+        bench_file = ours / "benchmarks" / step / rec["experiment"] / f"seed{rec['seed']}.tsv"
+        lines = bench_file.read_text().splitlines()
+        wall = float(lines[-1].split("\t")[0])
+        own = rec["run"].get("fit_seconds", 0.0) + rec["run"].get("predict_seconds", 0.0)
+        overheads.setdefault(step, []).append(wall - own)
+    worst = max(statistics.median(v) for v in overheads.values()) / base.median
+    loaded = tf_loaded_by_step(ours / "logs")
+    no_tf_steps = sorted(k for k, v in loaded.items() if v == {False})
+    tf_steps = sorted(k for k, v in loaded.items() if True in v)
+    wrong = sorted(set(tf_steps) - {"init", "train", "evaluate"})
+    details = [f'`python -c "import tensorflow"`: {base.text()}']
+    for step, values in overheads.items():
+        own = {"train": "training", "evaluate": "prediction"}.get(step, "work")
+        details.append(
+            f"{step}: job wall minus own {own} time: {Timing(values).text()}"
+            f" → {statistics.median(values) / base.median:.2f}× the import"
+        )
+    details.append(f"steps that loaded TensorFlow: {', '.join(tf_steps)}; steps that did not: {', '.join(no_tf_steps)}")
+    return Figure(
+        2,
+        "Per-step overhead of a TensorFlow step vs importing TensorFlow",
+        f"{ratio_text(worst)} (worst step kind)",
+        "≤ 1.25×; no TensorFlow in steps that need none",
+        worst <= 1.25 and not wrong,
+        details,
+    )
+
+
+def medium_config(s: Settings, profile: str = "portable") -> dict[str, Any]:
+    m = s.medium
+    return {
+        "seeds": [0],
+        "determinism": {"profile": profile, "threads": 1},
+        "datasets": DIGITS,
+        "experiments": {
+            "medium": {
+                "dataset": "digits",
+                "model": {"type": "cnn", "filters": m["filters"], "dense": m["dense"]},
+                "train": {"epochs": m["epochs"], "batch_size": m["batch_size"], "optimizer": "adam"},
+            }
+        },
+    }
+
+
+def plain_cmd(s: Settings, out: Path) -> list[str]:
+    m = s.medium
+    return [
+        PYTHON,
+        str(REPO / "bench" / "plain_recipe.py"),
+        "--filters",
+        *map(str, m["filters"]),
+        "--dense",
+        *map(str, m["dense"]),
+        "--epochs",
+        str(m["epochs"]),
+        "--batch-size",
+        str(m["batch_size"]),
+        "--out",
+        str(out),
+    ]
+
+
+def profile_env(root: Path, profile: str) -> dict[str, str]:
+    """The environment the workflow gives its jobs under ``profile`` (threads 1)."""
+    from samebits import determinism
+
+    return clean_env(determinism.process_env(profile))
+
+
+def fig_medium(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
+    say(f"figure 3: medium CNN workload ({s.medium}), pipeline vs plain script, {s.heavy_reps} each")
+    template = workdir(root / "medium-template", medium_config(s))
+    env = profile_env(root, "portable")
+    fits: dict[str, list[float]] = {"pipeline": [], "plain": []}
+    n = {"i": 0}
+
+    def pipeline() -> float:
+        n["i"] += 1
+        wd = root / f"medium-{n['i']}"
+        shutil.copytree(template, wd)
+        wall, _ = snakemake(wd)
+        rec = json.loads((wd / "results/experiments/medium/seed0/train.record.json").read_text())
+        fits["pipeline"].append(rec["run"]["fit_seconds"])
+        state["medium_workdir"] = wd
+        return wall
+
+    def plain() -> float:
+        out = root / f"plain-{len(fits['plain'])}"
+        wall, _ = run(plain_cmd(s, out), root, env)
+        fits["plain"].append(json.loads((out / "metrics.json").read_text())["fit_seconds"])
+        return wall
+
+    t = alternate(s.heavy_reps, pipeline=pipeline, plain=plain)
+    r = t["pipeline"].median / t["plain"].median
+    return Figure(
+        3,
+        "Medium workload: whole pipeline (1 experiment × 1 seed) vs a plain classic-recipe script",
+        ratio_text(r),
+        "≤ 1.10×",
+        r <= 1.10,
+        [
+            f"pipeline (`snakemake --cores 1`: split, init, train, evaluate, figures, summary, verify): "
+            f"{t['pipeline'].text()}",
+            f"plain script (bench/plain_recipe.py, same split, model, epochs, batch size): {t['plain'].text()}",
+            f"training alone: pipeline {Timing(fits['pipeline']).text()}, plain {Timing(fits['plain']).text()}",
+            f"model: CNN filters {s.medium['filters']}, dense {s.medium['dense']}, {s.medium['epochs']} epochs, "
+            f"batch {s.medium['batch_size']}, digits (1,437 training images)",
+        ],
+    )
+
+
+def fig_portable(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
+    say(f"figure 7: portable vs native profile, training time of the medium workload, {s.heavy_reps} each")
+    fits: dict[str, list[float]] = {"portable": [], "native": []}
+
+    def side(profile: str) -> Callable[[], float]:
+        env = profile_env(root, profile)
+
+        def fn() -> float:
+            out = root / f"plain-{profile}-{len(fits[profile])}"
+            run(plain_cmd(s, out), root, env)
+            fit = json.loads((out / "metrics.json").read_text())["fit_seconds"]
+            fits[profile].append(fit)
+            return fit
+
+        return fn
+
+    t = alternate(s.heavy_reps, portable=side("portable"), native=side("native"))
+    r = t["portable"].median / t["native"].median
+    return Figure(
+        7,
+        "Portable profile (oneDNN capped at AVX2) vs native: training time of the medium workload",
+        ratio_text(r),
+        "informative (#8)",
+        None,
+        [f"portable: {t['portable'].text()}; native: {t['native'].text()}"],
+    )
+
+
+def sweep_config(s: Settings, seeds: int) -> dict[str, Any]:
+    return {"seeds": list(range(seeds)), "datasets": DIGITS, "experiments": {"mlp": s.sweep_experiment}}
+
+
+def fig_sweep(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
+    say(f"figure 4: {s.sweep_seeds} seeds, --cores 2 vs --cores 1, {s.heavy_reps} each")
+    config = sweep_config(s, s.sweep_seeds)
+    locks: dict[str, list[bytes]] = {"1": [], "2": []}
+
+    def side(cores: int) -> Callable[[], float]:
+        def fn() -> float:
+            wd = workdir(root / f"sweep-c{cores}-{len(locks[str(cores)])}", config)
+            wall, _ = snakemake(wd, cores=cores)
+            locks[str(cores)].append((wd / "samebits.lock").read_bytes())
+            state[f"sweep_c{cores}"] = wd
+            return wall
+
+        return fn
+
+    t = alternate(s.heavy_reps, one=side(1), two=side(2))
+    speedup = t["one"].median / t["two"].median
+    every = locks["1"] + locks["2"]
+    identical = all(lock == every[0] for lock in every)
+    return Figure(
+        4,
+        f"Sweep scaling: {s.sweep_seeds} seeds, `--cores 2` vs `--cores 1`",
+        f"{speedup:.2f}× speed-up",
+        "≥ 1.8×, byte-identical locks",
+        speedup >= 1.8 and identical,
+        [
+            f"--cores 1: {t['one'].text()}; --cores 2: {t['two'].text()}",
+            f"jobs: {4 * s.sweep_seeds} chain steps + figures, summary, verify; experiment: {s.sweep_experiment}",
+            f"locks of all {len(every)} runs byte-identical: {'yes' if identical else 'NO'}",
+        ],
+    )
+
+
+def fig_hashing(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
+    import numpy as np
+
+    from samebits import hashing
+
+    say(f"figure 5: canonical hashing of {s.hash_bytes >> 20} MiB of arrays vs hashlib.sha256")
+    rng = np.random.default_rng(0)
+    n = s.hash_bytes // 4 // 4
+    arrays = {f"w{i}": rng.standard_normal(n, dtype=np.float32) for i in range(4)}
+
+    def raw() -> float:
+        t = time.perf_counter()
+        h = hashlib.sha256()
+        for name in sorted(arrays):
+            h.update(memoryview(arrays[name]).cast("B"))
+        h.hexdigest()
+        return time.perf_counter() - t
+
+    def canonical() -> float:
+        t = time.perf_counter()
+        hashing.hash_arrays(arrays)
+        return time.perf_counter() - t
+
+    path = root / "hash.npz"
+    np.savez(path, **arrays)
+
+    def raw_file() -> float:
+        t = time.perf_counter()
+        hashing.hash_file(path)
+        return time.perf_counter() - t
+
+    def canonical_file() -> float:
+        t = time.perf_counter()
+        hashing.hash_npz(path)
+        return time.perf_counter() - t
+
+    mem = alternate(s.reps, raw=raw, canonical=canonical)
+    disk = alternate(s.reps, raw=raw_file, canonical=canonical_file)
+    path.unlink()
+    r_mem = mem["raw"].median / mem["canonical"].median
+    r_disk = disk["raw"].median / disk["canonical"].median
+    gib = s.hash_bytes / (1 << 30)
+    verify_t = state.get("verify_1000")
+    details = [
+        f"in memory: hashlib.sha256 {mem['raw'].text()}; canonical checksum with summaries {mem['canonical'].text()}"
+        f" → {gib / mem['canonical'].median:.2f} GiB/s",
+        f"from an .npz file (page cache): sha256 of the file {disk['raw'].text()}; canonical, streamed "
+        f"{disk['canonical'].text()} → speed ratio {r_disk:.2f}×",
+    ]
+    met = r_mem >= 0.9
+    measured = f"{r_mem:.2f}× hashlib's speed"
+    if verify_t is not None:
+        details.append(
+            f"`samebits verify --check` over {verify_t['records']} step records: {verify_t['timing'].text()}"
+        )
+        met = met and verify_t["timing"].median < 1.0
+        measured += f"; verify {verify_t['timing'].median:.2f} s"
+    return Figure(5, "Checksums: canonical hashing vs hashlib.sha256; verify over 1,000 records", measured,
+                  "≥ 0.9×; verify < 1 s", met, details)  # fmt: skip
+
+
+def fig_scale(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
+    n = s.scale_seeds[-1]
+    source = state.get("sweep_c1")
+    if source is None:
+        source = workdir(root / "scale-source", sweep_config(s, s.sweep_seeds))
+        snakemake(source)
+    say(f"figure 6: a {n}-seed sweep ({4 * n} chain jobs) made from the {s.sweep_seeds}-seed real run")
+    big = root / "scale-ours"
+    if big.exists():
+        shutil.rmtree(big)
+    shutil.copytree(source, big, symlinks=True)
+    config = sweep_config(s, n)
+    (big / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    synth.extend(big, "mlp", "digits", s.sweep_seeds, n)
+    wall, out = snakemake(big)  # real: figures, summary and verify over all seeds
+    ran = sorted(set(re.findall(r"^(?:local)?rule (\w+):$", out, re.M)))
+    if set(ran) - {"figures", "summarize", "verify", "all"}:
+        raise RuntimeError(f"the synthesised sweep reran chain steps ({ran}):\n{out[-3000:]}")
+    shutil.rmtree(big / ".snakemake" / "metadata", ignore_errors=True)
+
+    shape = bare.shape_of(config)
+    bare_dir = bare.write(root / "scale-bare", shape, materialise=True)
+    empty_ours = workdir(root / "scale-ours-empty", config)
+    empty_bare = bare.write(root / "scale-bare-empty", shape)
+
+    def timed(wd: Path, *args: str, expect: str) -> Callable[[], float]:
+        def fn() -> float:
+            wall, out = snakemake(wd, *args)
+            if expect not in out:
+                raise RuntimeError(f"{wd}: expected {expect!r}:\n{out[-3000:]}")
+            return wall
+
+        return fn
+
+    say(f"figure 6: dry runs (DAG build) and no-op reruns, {s.reps} each")
+    dag = alternate(
+        s.reps,
+        ours=timed(empty_ours, "--dry-run", expect="Job stats"),
+        bare=timed(empty_bare, "--dry-run", expect="Job stats"),
+    )
+    noop = alternate(
+        s.reps,
+        ours=timed(big, expect="Nothing to be done"),
+        bare=timed(bare_dir, expect="Nothing to be done"),
+    )
+
+    say("figure 6: lock size and verify time against the number of records")
+    from samebits.verify import rebuild_lock, verify
+
+    chain = synth.chain_records(big)
+    rows = []
+    for k in s.scale_seeds:
+        recs = [p for seed, p in chain if seed < k]
+        lock_path = root / f"scale-{k}.lock"
+        lock_path.unlink(missing_ok=True)
+        with contextlib.chdir(big):
+            rebuild_lock(recs, lock_path)
+
+        def check(recs=recs, lock_path=lock_path) -> float:
+            t = time.perf_counter()
+            with contextlib.chdir(big):  # record paths are relative to the workflow
+                result = verify(recs, lock_path, update_lock=False)
+            if not result.ok:
+                raise RuntimeError(f"verify over {len(recs)} synthesised records failed")
+            return time.perf_counter() - t
+
+        tv = alternate(max(2, s.reps // 2), v=check)["v"]
+        rows.append((len(recs), lock_path.stat().st_size, tv.median))
+    every = sorted((big / "results").glob("**/*.record.json"))
+    cli = alternate(
+        s.reps,
+        v=lambda: run([PYTHON, "-m", "samebits.cli", "verify", "--check"], big)[0],
+    )["v"]
+    state["verify_1000"] = {"records": len(every), "timing": cli}
+
+    r_dag = dag["ours"].median / dag["bare"].median
+    r_noop = noop["ours"].median / noop["bare"].median
+    per_bytes = [b / k for k, b, _ in rows]
+    per_ms = [t * 1000 / k for k, _, t in rows]
+    linear = max(per_bytes) / min(per_bytes) <= 1.15 and max(per_ms) / min(per_ms) <= 1.5
+    table = "; ".join(f"{k} records: {b / 1024:.0f} KiB, verify {t * 1000:.0f} ms" for k, b, t in rows)
+    return Figure(
+        6,
+        f"Scale: {n}-seed sweep ({4 * n} chain jobs) vs bare Snakemake; lock and verify growth",
+        f"DAG {ratio_text(r_dag)}, no-op {ratio_text(r_noop)}",
+        "≤ 1.2× each; lock and verify linear",
+        r_dag <= 1.2 and r_noop <= 1.2 and linear,
+        [
+            f"dry run on empty results (DAG build): samebits {dag['ours'].text()}, bare {dag['bare'].text()}",
+            f"no-op with everything up to date: samebits {noop['ours'].text()}, bare {noop['bare'].text()}",
+            f"growth: {table}",
+            f"per record: {min(per_bytes):.0f}–{max(per_bytes):.0f} bytes of lock, "
+            f"{min(per_ms):.2f}–{max(per_ms):.2f} ms of verify → linear: {'yes' if linear else 'NO'}",
+            f"how the sweep was made: the {s.sweep_seeds}-seed real run's chain outputs copied to seeds "
+            f"{s.sweep_seeds}..{n - 1} and recorded again with samebits' record writer (bench/synth.py); "
+            "figures, summary and verify then ran for real over all seeds. Snakemake's metadata "
+            "(.snakemake/metadata) is removed on both sides, so neither checks params or code of past jobs.",
+            f"the tail (figures, summary, verify over {n} seeds) took {wall:.1f} s",
+        ],
+    )
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def machine() -> list[str]:
+    from samebits import envinfo
+
+    cpu = envinfo.cpu_info()
+    mem = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / (1 << 20):.1f} GiB"
+    except OSError:
+        pass
+    pk = envinfo.fingerprint()["packages"]
+    sm = run([PYTHON, "-m", "snakemake", "--version"], REPO)[1].strip()
+    return [
+        f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- CPU: {cpu['vendor']} {cpu['model']}, {os.cpu_count()} cores visible; memory {mem}",
+        f"- OS: {platform.system()} {platform.release()}; Python {platform.python_version()}",
+        f"- tensorflow {pk['tensorflow']}, keras {pk['keras']}, numpy {pk['numpy']}, snakemake {sm}",
+        f"- load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
+    ]
+
+
+def render(figs: list[Figure], quick: bool, seconds: float) -> str:
+    lines = [
+        "# samebits benchmark results",
+        "",
+        "Made by `python bench/run.py`" + (" --quick (a tiny setting: numbers mean nothing)" if quick else "") + ".",
+        "Each figure is a ratio of two things timed side by side in the same run (median, with",
+        "min–max over the repetitions). bench/README.md says how each is measured.",
+        "",
+        "## Machine",
+        "",
+        *machine(),
+        "",
+        "## Figures",
+        "",
+        "| # | what | measured | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    for f in figs:
+        met = "—" if f.met is None else ("yes" if f.met else "**no**")
+        lines.append(f"| {f.number} | {f.title} | {f.measured} | {f.target} | {met} |")
+    lines.append("")
+    for f in figs:
+        lines += [f"### {f.number}. {f.title}", ""]
+        lines += [f"- {d}" for d in f.details]
+        lines.append("")
+    lines.append(f"The benchmark took {seconds / 60:.1f} min.")
+    return "\n".join(lines) + "\n"
+
+
+FIGURES = {
+    1: fig_noop,
+    2: fig_step_overhead,
+    3: fig_medium,
+    4: fig_sweep,
+    6: fig_scale,  # before 5: it makes the 1,000 records that 5 verifies
+    5: fig_hashing,
+    7: fig_portable,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Benchmark samebits against bare Snakemake and a plain script.")
+    p.add_argument("--quick", action="store_true", help="tiny setting (checks that the benchmark runs)")
+    p.add_argument("--only", help="comma-separated figure numbers (default: all)")
+    p.add_argument("--out", default=str(REPO / "bench" / "RESULTS.md"), help="results file")
+    p.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = p.parse_args(argv)
+    s = settings(args.quick)
+    wanted = set(FIGURES) if not args.only else {int(x) for x in args.only.split(",")}
+    if 2 in wanted:
+        wanted.add(1)  # figure 2 reads figure 1's run
+    root = Path(tempfile.mkdtemp(prefix="samebits-bench-"))
+    say(f"scratch directory {root}")
+    t0 = time.perf_counter()
+    state: dict[str, Any] = {}
+    figs = []
+    try:
+        for number, fn in FIGURES.items():
+            if number in wanted:
+                fig = fn(s, root, state)
+                say(f"figure {number}: {fig.measured} (target {fig.target})")
+                figs.append(fig)
+    finally:
+        if args.keep:
+            say(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    figs.sort(key=lambda f: f.number)
+    text = render(figs, args.quick, time.perf_counter() - t0)
+    Path(args.out).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
