@@ -188,7 +188,8 @@ def tf_loaded_by_step(logs: Path) -> dict[str, set[bool]]:
     for log in sorted(logs.glob("**/*.log")):
         m = re.search(r"tensorflow (loaded|not loaded)", log.read_text(errors="replace"))
         if m:
-            step = log.relative_to(logs).parts[0]
+            rel = log.relative_to(logs)
+            step = rel.parts[0] if len(rel.parts) > 1 else rel.stem
             found.setdefault(step, set()).add(m.group(1) == "loaded")
     return found
 
