@@ -108,7 +108,8 @@ class _Summary:
             return
         v = values.astype(np.float64, copy=False)
         self.total += float(v.sum())
-        self.sumsq += float(np.dot(v, v))
+        # squares in place when v is our own copy; pairwise summation like the sum above
+        self.sumsq += float(np.multiply(v, v, out=None if v is values else v).sum())
         # min and max on the stored type: casting is monotonic, so the values are the same
         self.lo = min(self.lo, float(values.min()))
         self.hi = max(self.hi, float(values.max()))
