@@ -2,6 +2,8 @@
 
 samebits verify [--results DIR] [--lock FILE] [--check] [--json]
 samebits env [--json] [--exports [--profile P] [--threads N]]
+samebits portability [--cpu CPU ...] [--cases A,B] [--json]
+samebits lint [--config FILE]
 """
 
 from __future__ import annotations
@@ -133,6 +135,33 @@ def _cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_portability(args: argparse.Namespace) -> int:
+    from . import emulation, portability
+
+    result = portability.run(
+        args.cpu or emulation.DEFAULT_CPUS,
+        args.cases.split(",") if args.cases else None,
+        profile=args.profile,
+        jobs=args.jobs,
+        progress=lambda line: print(f"samebits portability: {line}", file=sys.stderr, flush=True),
+    )
+    print(json.dumps(result, indent=1, sort_keys=True) if args.json else portability.format_table(result))
+    return 0  # the table is the result; only errors exit non-zero
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    from .lint import lint_config
+
+    warnings = lint_config(args.config)
+    if args.json:
+        print(json.dumps([w.as_dict() for w in warnings], indent=1, sort_keys=True))
+    else:
+        for w in warnings:
+            print(f"samebits lint: warning: {w.message}")
+        print(f"samebits lint: {args.config}: {len(warnings) or 'no'} portability warning(s)")
+    return 1 if warnings else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="samebits", description="Prove that a rerun gives the same bits.")
     parser.add_argument("--version", action="version", version=f"samebits {__version__}")
@@ -186,6 +215,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="compare with the lock's environment; exit 1 if it differs")
     p.add_argument("--lock", default="samebits.lock", help="lock file for --check (default: samebits.lock)")
     p.set_defaults(func=_cmd_env)
+
+    p = sub.add_parser("portability", help="which ops and layers give the same bits on other CPUs (emulated)")
+    p.add_argument("--cpu", action="append", help="QEMU CPU model to emulate; repeat (default: Haswell, EPYC-Milan)")
+    p.add_argument("--cases", help="comma-separated cases to run (default: all)")
+    p.add_argument("--profile", default="portable", help="determinism profile (default: portable)")
+    p.add_argument("--jobs", type=int, help="emulated CPUs run at once (default: one per core)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_portability)
+
+    p = sub.add_parser("lint", help="warn about layers and settings that keep the bits from travelling to other CPUs")
+    p.add_argument("--config", default="config/config.yaml", help="config file (default: config/config.yaml)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_lint)
 
     args = parser.parse_args(argv)
     try:
