@@ -4,7 +4,8 @@ In the spirit of reprotest: a *reference* run, then one *harmless* run that vari
 everything that must not change the bits (working-directory path, order of the environment
 variables, umask, time zone and locale, CPU affinity, a busy process beside it), and, with
 ``hazards``, one run per determinism setting that does change them (TensorFlow's thread
-count, op determinism, the oneDNN profile), each flipping that one setting only. Every run
+count, op determinism, the instruction-set cap, oneDNN's custom ops), each flipping that
+one setting only. Every run
 is the real workflow (``python -m snakemake --cores N``, N the configured thread count, 1 by
 default) in its own scratch copy; two runs reproduce a step iff every output of the step has
 the same canonical checksum.
@@ -82,7 +83,7 @@ def audit(
         The master seed to audit (default: the first one in the configuration).
     hazards : bool
         Also run once per determinism setting the bits depend on (threads, op determinism,
-        oneDNN profile), each flipped alone, to show what the results depend on.
+        instruction-set cap, oneDNN custom ops), each flipped alone, to show what the results depend on.
     workflow_root : str or Path
         Directory holding ``Snakefile``, ``workflow/``, ``config/`` and ``data/``; a relative
         data or builder path in the configuration is relative to it.
@@ -151,6 +152,8 @@ def audit(
                 cores = cfg["determinism"].get("threads", 1)
                 run = _run(name, run_dir, base_env, say=say, cores=cores)
                 varied = [f"{key} {_text(before)} → {_text(after)}"]
+                if key == "profile":
+                    varied[0] += f" ({', '.join(_profile_change(before, after))})"
                 if cores > 1:
                     varied.append(f"snakemake --cores {cores}, so a job may have {cores} threads")
                 variations.append(
@@ -226,8 +229,19 @@ def _hazards(det: Mapping[str, Any]) -> list[tuple[str, str, Any, Any]]:
     return [
         ("threads", "threads", threads, 2 if threads == 1 else 1),
         ("op_determinism", "op_determinism", op_det, not op_det),
-        ("profile", "profile", profile, "onednn-off" if profile != "onednn-off" else "portable"),
+        # the instruction-set cap: oneDNN at AVX2 everywhere, or at this CPU's best
+        ("isa_cap", "profile", profile, "native" if profile != "native" else "portable"),
+        # oneDNN's custom ops on or off (TensorFlow's own Eigen kernels instead)
+        ("onednn", "profile", profile, "onednn-off" if profile != "onednn-off" else "portable"),
     ]
+
+
+def _profile_change(before: str, after: str) -> list[str]:
+    """The variables a profile flip changes, e.g. ``ONEDNN_MAX_CPU_ISA AVX2 → ALL``."""
+    from .determinism import PROFILES
+
+    a, b = PROFILES.get(before, {}), PROFILES.get(after, {})
+    return [f"{k} {a.get(k)} → {b.get(k)}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
 def _text(value: Any) -> str:

@@ -110,8 +110,13 @@ def _cmd_env(args: argparse.Namespace) -> int:
             return 0
         workflow_vars = {k for p in determinism.PROFILES for k in determinism.process_env(p)}
         lines = envinfo.differences_from_lock(lock, ignore_variables=workflow_vars)
+        deciding = [line for line in lines if not envinfo.is_context(line)]
         if not lines:
             print(f"this environment matches the one {args.lock} was made in")
+            return 0
+        if not deciding:
+            print(f"this environment gives the bits of the one {args.lock} was made in; only context differs:")
+            print("\n".join(f"  {line}" for line in lines))
             return 0
         print(f"this environment differs from the one {args.lock} was made in:")
         print("\n".join(f"  {line}" for line in lines))
@@ -202,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="config/config.yaml", help="config file (default: config/config.yaml)")
     p.add_argument("--experiment", help="experiment to audit (default: the first)")
     p.add_argument("--seed", type=int, help="seed to audit (default: the first)")
-    p.add_argument("--hazards", action="store_true", help="also flip threads, op determinism and the oneDNN profile")
+    p.add_argument("--hazards", action="store_true", help="also flip threads, op determinism, the ISA cap and oneDNN custom ops")
     p.add_argument("--keep", action="store_true", help="keep the scratch runs (their path is printed)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_audit)

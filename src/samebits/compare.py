@@ -219,7 +219,9 @@ def classify(
     out.accepted = accepted.get("accepted")
     out.outputs = _output_diffs(accepted["outputs"], current["outputs"])
     out.causes = [line for sec in CAUSES for line in deep_diff(accepted.get(sec), current.get(sec), sec)]
-    out.environment = deep_diff(accepted["environment"], current["environment"], "environment")
+    from .envinfo import environment_differences
+
+    out.environment = environment_differences(accepted["environment"], current["environment"])
     if not out.outputs:
         out.status = "identical"
         return out

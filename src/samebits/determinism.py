@@ -22,7 +22,7 @@ from typing import Any
 from .errors import DeterminismError
 from .seeds import check_seed
 
-__all__ = ["PROFILES", "process_env", "check_process_env", "apply", "import_keras"]
+__all__ = ["PROFILES", "process_env", "check_process_env", "check_cpu", "apply", "import_keras"]
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 PROFILES: dict[str, dict[str, str]] = {
     "portable": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "AVX2"},
     "native": {"TF_ENABLE_ONEDNN_OPTS": "1", "ONEDNN_MAX_CPU_ISA": "ALL"},
-    # oneDNN's custom ops off (TensorFlow's Eigen kernels); for audits of what the bits
+    # oneDNN's custom ops off (TensorFlow's Eigen kernels where it has them; its matrix
+    # products still call oneDNN, capped as in ``portable``): for audits of what the bits
     # depend on, not for published locks.
-    "onednn-off": {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "ALL"},
+    "onednn-off": {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2"},
 }
 
 
@@ -67,6 +68,28 @@ def process_env(profile: str = "portable", threads: int = 1, op_determinism: boo
     }
     env.update(PROFILES[profile])
     return env
+
+
+def check_cpu(profile: str, isa: str | None = None, machine: str | None = None) -> None:
+    """Raise :class:`DeterminismError` if this CPU cannot give the ``profile``'s bits.
+
+    The ``portable`` profile caps oneDNN at AVX2 so that every x86-64 CPU with AVX2 runs the
+    same kernels; a CPU below AVX2 (or not x86-64) would run other kernels and other bits.
+    """
+    if PROFILES.get(profile, {}).get("ONEDNN_MAX_CPU_ISA") != "AVX2":
+        return
+    from .envinfo import ISA_ORDER, cpu_info
+
+    info = cpu_info()
+    isa = isa if isa is not None else info.get("isa")
+    machine = machine if machine is not None else info.get("machine")
+    if machine not in ("x86_64", "AMD64") or isa not in ISA_ORDER or ISA_ORDER.index(isa) < ISA_ORDER.index("AVX2"):
+        raise DeterminismError(
+            f"determinism.profile 'portable' needs an x86-64 CPU with AVX2 and FMA (portable bits are "
+            f"those of oneDNN's AVX2 code); this CPU is {machine}, {info.get('vendor')} {info.get('model')}, "
+            f"instruction-set level {isa}. Use `determinism: {{profile: native}}` to run here: the bits are "
+            "then this CPU's own, and a lock made elsewhere will report them as drifted."
+        )
 
 
 def check_process_env(expected: dict[str, str]) -> None:
@@ -122,6 +145,7 @@ def apply(seed: int, *, profile: str = "portable", threads: int = 1, op_determin
     check_seed(seed)
     expected = process_env(profile, threads, op_determinism)
     check_process_env(expected)
+    check_cpu(profile)
 
     import random
 

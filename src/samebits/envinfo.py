@@ -14,7 +14,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-__all__ = ["fingerprint", "tensorflow_info", "BIT_VARIABLES", "PACKAGES"]
+__all__ = ["fingerprint", "tensorflow_info", "bit_deciding", "environment_differences", "BIT_VARIABLES", "PACKAGES"]
 
 #: Distributions whose versions decide the bits (first installed name of each group wins).
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -71,7 +71,62 @@ def cpu_info() -> dict[str, Any]:
                     info["flags"] = sorted(set(value.split()))
     except OSError:
         info["model"] = platform.processor() or None
+    # The instruction-set level by CPUID (NumPy's runtime detection), which is also what
+    # oneDNN goes by; /proc/cpuinfo shows the host's CPU even under an emulator.
+    from .emulation import isa_level
+
+    info["isa"] = isa_level() if info["machine"] in ("x86_64", "AMD64") else "baseline"
     return info
+
+
+#: oneDNN's x86-64 levels from lowest to highest (``ONEDNN_MAX_CPU_ISA`` values).
+ISA_ORDER = ("SSE41", "AVX", "AVX2", "AVX512_CORE", "AVX512_CORE_VNNI", "AVX512_CORE_BF16")
+
+
+def isa_in_effect(cpu_isa: str | None, cap: str | None) -> str | None:
+    """The level oneDNN runs at: the CPU's own, or the cap when the CPU reaches it."""
+    if cpu_isa not in ISA_ORDER or not cap or cap.upper() == "ALL" or cap.upper() not in ISA_ORDER:
+        return cpu_isa
+    return ISA_ORDER[min(ISA_ORDER.index(cpu_isa), ISA_ORDER.index(cap.upper()))]
+
+
+def _capped_at(env: dict[str, Any]) -> str | None:
+    """The ISA cap in force for ``env``'s CPU, or ``None`` (no cap, or a CPU below it)."""
+    isa = (env.get("cpu") or {}).get("isa")
+    cap = str((env.get("variables") or {}).get("ONEDNN_MAX_CPU_ISA") or "").upper()
+    if isa in ISA_ORDER and cap in ISA_ORDER and ISA_ORDER.index(isa) >= ISA_ORDER.index(cap):
+        return cap
+    return None
+
+
+def bit_deciding(env: dict[str, Any]) -> dict[str, Any]:
+    """The part of a fingerprint that decides the bits.
+
+    Under an instruction-set cap that the CPU reaches (the ``portable`` profile:
+    ``ONEDNN_MAX_CPU_ISA=AVX2`` on an AVX2 CPU), oneDNN runs the same code on every such
+    CPU, so the CPU counts only as its architecture and the level in effect; its vendor,
+    model, flags and own best level are context, which differs between two machines that
+    give the same bits. Without a cap all of them count. Versions, the determinism
+    variables, Python and the OS always count.
+    """
+    out = dict(env)
+    cap = _capped_at(env)
+    if cap is not None:
+        out["cpu"] = {"machine": env["cpu"].get("machine"), "isa_in_effect": cap}
+    return out
+
+
+def environment_differences(old: dict[str, Any], new: dict[str, Any], path: str = "environment") -> list[str]:
+    """Lines naming what differs between two fingerprints: first what decides the bits, then,
+    when both ran under the same ISA cap, the CPU's other differences, marked as context."""
+    from .compare import deep_diff
+
+    lines = deep_diff(bit_deciding(old), bit_deciding(new), path)
+    cap = _capped_at(new)
+    if cap is not None and _capped_at(old) == cap:
+        note = f" (not bit-deciding: oneDNN capped at {cap} on both)"
+        lines += [line + note for line in deep_diff(old.get("cpu"), new.get("cpu"), f"{path}.cpu")]
+    return lines
 
 
 def fingerprint() -> dict[str, Any]:
@@ -115,22 +170,32 @@ def differences_from_lock(lock, current: dict[str, Any] | None = None, ignore_va
     Compared against the lock environment that differs least (a lock holds one environment
     for steps with TensorFlow loaded and one for those without; the ``tensorflow`` section,
     which needs TensorFlow imported, is left out). ``ignore_variables`` are environment
-    variables the workflow sets itself for every job (their effect is recorded per step).
-    Returns human lines such as ``packages.tensorflow 2.21.0 → 2.20.0``; empty if the lock
+    variables the workflow sets itself for every job (their effect is recorded per step);
+    they are taken from the lock, so the ISA cap the lock was made under applies to this
+    machine too. Returns human lines such as ``packages.tensorflow 2.21.0 → 2.20.0``, what
+    decides the bits first, then context lines (see :func:`is_context`); empty if the lock
     has no environment yet.
     """
-    from .compare import deep_diff
-
     current = current if current is not None else fingerprint()
-
-    def strip(env: dict[str, Any]) -> dict[str, Any]:
-        env = {k: v for k, v in env.items() if k != "tensorflow"}
-        env["variables"] = {k: v for k, v in env.get("variables", {}).items() if k not in ignore_variables}
-        return env
-
     best: list[str] | None = None
     for env in lock.environments.values():
-        lines = [line.split(".", 1)[1] for line in deep_diff(strip(env), strip(current), "environment")]
-        if best is None or len(lines) < len(best):
+        old = {k: v for k, v in env.items() if k != "tensorflow"}
+        new = {k: v for k, v in current.items() if k != "tensorflow"}
+        # variables the workflow sets: this machine's jobs get the lock's values
+        recorded = old.get("variables", {})
+        new["variables"] = {
+            k: recorded.get(k) if k in ignore_variables else v for k, v in new.get("variables", {}).items()
+        }
+        lines = [line.split(".", 1)[1] for line in environment_differences(old, new)]
+        if best is None or _rank(lines) < _rank(best):
             best = lines
     return best or []
+
+
+def is_context(line: str) -> bool:
+    """Whether a difference line is context (CPU details under a shared ISA cap)."""
+    return line.endswith(" on both)") and "(not bit-deciding:" in line
+
+
+def _rank(lines: list[str]) -> tuple[int, int]:
+    return (sum(not is_context(line) for line in lines), len(lines))

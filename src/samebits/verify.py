@@ -16,6 +16,7 @@ from typing import Any
 
 from . import fileio, ondisk, records
 from . import lock as lockmod
+from .envinfo import is_context
 from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Outcome, classify
 
 __all__ = ["verify", "verify_step", "Verification", "chains"]
@@ -135,6 +136,11 @@ class Verification:
             out.append(f"… and {len(shown) - 8} more differences (see verification.json)")
         if o.status == "drifted":
             out += o.deltas[:4] + ([f"… {len(o.deltas) - 4} more summaries moved"] if len(o.deltas) > 4 else [])
+            if all(is_context(line.split(".", 1)[-1]) for line in o.environment):
+                out.append(
+                    "only the CPU differs, and the ISA cap should have made that harmless: the model uses an op "
+                    "that is not portable between CPUs (run `samebits lint`; see docs/portability.md)"
+                )
         if o.status == "diverged":
             out.append("inputs, params, code and environment are the same: real nondeterminism")
         if o.status == "stale":

@@ -1,13 +1,16 @@
 """samebits audit end to end: one chain run several times, for real, in scratch copies.
 
-One audit (reference, harmless variations, three hazards) of the default MLP with 3 epochs
+One audit (reference, harmless variations, four hazards) of the default MLP with 3 epochs
 is shared by every test here; it takes about 75 s on 2 cores.
 
-Measured on this machine (TensorFlow 2.21, AMD EPYC, 3 epochs): the harmless run is
-identical at every step; ``profile: onednn-off`` changes the MLP's bits from train on;
-``threads: 2`` leaves this small MLP's bits as they are (so nothing is asserted about it
-beyond "if it changes anything, it is train or later"); ``op_determinism: false`` runs
-(whether it changes bits depends on which kernels the model uses).
+Measured on this machine (TensorFlow 2.21, AMD EPYC with AVX-512, 3 epochs): the harmless
+run is identical at every step; lifting the ISA cap (``portable`` → ``native``) changes the
+MLP's bits from train on, which it must on any CPU above AVX2 (on an AVX2 CPU the cap
+changes nothing); oneDNN's custom ops off (``onednn-off``, still capped) leaves train
+identical (the matrix products run in oneDNN either way) and changes evaluate's
+predictions; ``threads: 2`` leaves this small MLP's bits as they are (so nothing is asserted
+about it beyond "if it changes anything, it is train or later"); ``op_determinism: false``
+runs (whether it changes bits depends on which kernels the model uses).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from samebits import envinfo
 from samebits.audit import audit, format_report
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = ["split/digits/seed=0", "init/mlp/seed=0", "train/mlp/seed=0", "evaluate/mlp/seed=0"]
-HAZARDS = ["threads", "op_determinism", "profile"]
+HAZARDS = ["threads", "op_determinism", "isa_cap", "onednn"]
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +82,8 @@ def test_every_hazard_is_run_and_reported(audited):
     assert [v["name"] for v in hazards] == HAZARDS
     assert _variation(result, "threads")["varied"][0] == "threads 1 → 2"
     assert _variation(result, "op_determinism")["varied"] == ["op_determinism true → false"]
-    assert _variation(result, "profile")["varied"] == ["profile portable → onednn-off"]
+    assert _variation(result, "isa_cap")["varied"] == ["profile portable → native (ONEDNN_MAX_CPU_ISA AVX2 → ALL)"]
+    assert _variation(result, "onednn")["varied"] == ["profile portable → onednn-off (TF_ENABLE_ONEDNN_OPTS 1 → 0)"]
     for v in hazards:
         assert set(v["steps"]) == set(STEPS)
         # split never imports TensorFlow, so no determinism setting can reach it
@@ -88,18 +93,30 @@ def test_every_hazard_is_run_and_reported(audited):
     assert result["depends_on"] == [v["name"] for v in hazards if _first_difference(v)]
 
 
-def test_the_onednn_profile_changes_the_bits_from_train_on(audited):
+def test_lifting_the_isa_cap_changes_the_bits_from_train_on_above_avx2(audited):
     result, _ = audited
-    profile = _variation(result, "profile")
-    assert profile["ok"], profile.get("tail")
-    assert profile["steps"] == {
+    v = _variation(result, "isa_cap")
+    assert v["ok"], v.get("tail")
+    above = envinfo.cpu_info()["isa"] not in ("AVX2",)
+    changed = "different" if above else "identical"
+    assert v["steps"] == {
         "split/digits/seed=0": "identical",
         "init/mlp/seed=0": "identical",
-        "train/mlp/seed=0": "different",
-        "evaluate/mlp/seed=0": "different",
+        "train/mlp/seed=0": changed,
+        "evaluate/mlp/seed=0": changed,
     }
-    assert "profile" in result["depends_on"]
-    assert any(d.startswith("train/mlp/seed=0: ") and "weights" in d for d in profile["differs"])
+    assert ("isa_cap" in result["depends_on"]) == above
+    if above:
+        assert any(d.startswith("train/mlp/seed=0: ") and "weights" in d for d in v["differs"])
+
+
+def test_onednn_custom_ops_change_the_predictions_not_the_training(audited):
+    result, _ = audited
+    v = _variation(result, "onednn")
+    assert v["ok"], v.get("tail")
+    assert v["steps"]["train/mlp/seed=0"] == "identical"
+    assert v["steps"]["evaluate/mlp/seed=0"] == "different"
+    assert "onednn" in result["depends_on"]
 
 
 def test_the_thread_hazard_really_runs(audited):

@@ -39,6 +39,8 @@ if config.get("grids"):
 # the determinism variables are set here, once; each step checks them and records them.
 PROCESS_ENV = determinism.process_env(PROFILE, THREADS, OP_DETERMINISM)
 os.environ.update(PROCESS_ENV)
+# The portable profile needs an x86-64 CPU with AVX2: say so before any job.
+determinism.check_cpu(PROFILE)
 
 
 # Snakemake reruns by modification time, so an input (or output) whose content changed while
@@ -63,11 +65,19 @@ def check_environment():
         logger.warning(f"samebits: {exc}\n(verify will stop at the end of this run)")
         return
     lines = envinfo.differences_from_lock(lock, ignore_variables=PROCESS_ENV)
-    if lines:
+    deciding = [line for line in lines if not envinfo.is_context(line)]
+    context = [line for line in lines if envinfo.is_context(line)]
+    if deciding:
         logger.warning(
             f"samebits: this environment differs from the one {LOCK} was made in;\n"
             "steps whose outputs change will be reported as drifted:\n"
             + "\n".join(f"  {line}" for line in lines)
+        )
+    elif context:
+        logger.info(
+            f"samebits: another CPU than the one {LOCK} was made on, under the same ISA cap;\n"
+            "the steps should reproduce bit for bit:\n"
+            + "\n".join(f"  {line}" for line in context)
         )
 
 
