@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default="config/config.yaml", help="config file (default: config/config.yaml)")
     p.add_argument("--experiment", help="experiment to audit (default: the first)")
     p.add_argument("--seed", type=int, help="seed to audit (default: the first)")
-    p.add_argument("--hazards", action="store_true", help="also flip threads, op determinism, the ISA cap and oneDNN custom ops")
+    p.add_argument("--hazards", action="store_true", help="also flip threads, op determinism, ISA cap, oneDNN ops")
     p.add_argument("--keep", action="store_true", help="keep the scratch runs (their path is printed)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_audit)

@@ -16,8 +16,8 @@ from typing import Any
 
 from . import fileio, ondisk, records
 from . import lock as lockmod
-from .envinfo import is_context
 from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Outcome, classify
+from .envinfo import is_context
 
 __all__ = ["verify", "verify_step", "Verification", "chains"]
 
