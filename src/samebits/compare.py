@@ -82,6 +82,8 @@ def _short(value: Any) -> str:
 
 def deep_diff(old: Any, new: Any, path: str) -> list[str]:
     """Human lines naming every leaf that differs, e.g. ``params.epochs 5 → 8``."""
+    if type(old) is type(new) and old == new:  # the common case, decided at C speed
+        return []
     if isinstance(old, dict) and isinstance(new, dict):
         lines = []
         for key in sorted(set(old) | set(new), key=str):
