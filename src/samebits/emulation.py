@@ -68,8 +68,9 @@ def ensure_qemu(*, install: bool = True, timeout: float = 900) -> str:
     found = find_qemu()
     if found:
         return found
-    if platform_machine() != "x86_64":
-        raise SamebitsError(f"CPU emulation needs an x86-64 host (this is {platform_machine()}); {_INSTALL_HINT}")
+    machine = os.uname().machine
+    if machine != "x86_64":
+        raise SamebitsError(f"CPU emulation needs an x86-64 host (this is {machine}); {_INSTALL_HINT}")
     apt = shutil.which("apt-get")
     if not install or apt is None or os.geteuid() != 0:
         why = "not allowed here" if not install else ("no apt-get" if apt is None else "not running as root")
@@ -96,10 +97,6 @@ def ensure_qemu(*, install: bool = True, timeout: float = 900) -> str:
     if not found:
         raise SamebitsError(f"apt-get installed qemu-user but {QEMU} is still not on PATH; {_INSTALL_HINT}")
     return found
-
-
-def platform_machine() -> str:
-    return os.uname().machine
 
 
 def check_cpu_name(cpu: str) -> str:

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 #: Keras layer classes whose results were measured NOT to be portable between x86-64 CPUs
 #: under the ``portable`` profile, and why. Measured with ``samebits portability`` on
 #: 2026-11-26: host AMD EPYC with AVX-512 (AVX512_CORE_BF16) against ``qemu-x86_64 -cpu
-#: Haswell`` and ``-cpu EPYC-Milan`` (Debian qemu-user 1:7.2), TensorFlow 2.20, Keras 3;
+#: Haswell`` and ``-cpu EPYC-Milan`` (Debian qemu-user 1:7.2), TensorFlow 2.21.0, Keras 3.15.1;
 #: the full table is in docs/portability.md. Each normalises with ``rsqrt`` (an approximate
 #: instruction plus a Newton step, whose bits differ between CPU vendors; QEMU computes it
 #: exactly), in the forward pass and again in the gradient.
