@@ -49,3 +49,13 @@ def test_qemu_cpu_names_are_accepted(name):
 def test_cpu_names_that_could_break_the_wrapper_script_are_refused(name):
     with pytest.raises(SamebitsError, match="not a QEMU CPU name"):
         check_cpu_name(name)
+
+
+def test_without_qemu_and_not_allowed_to_install_the_error_says_what_to_install(monkeypatch, tmp_path):
+    from samebits.emulation import ensure_qemu
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no qemu-x86_64 on it
+    with pytest.raises(
+        SamebitsError, match=r"qemu-x86_64 is not installed \(not allowed here\).*apt-get install qemu-user"
+    ):
+        ensure_qemu(install=False)
