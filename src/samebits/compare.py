@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-__all__ = ["Outcome", "classify", "deep_diff", "FAILING"]
+__all__ = ["Outcome", "classify", "deep_diff", "FAILING", "inherit_upstream"]
 
 #: Statuses that always make verification fail and keep the lock as it is (a drifted step
 #: fails too unless it is equivalent within tolerance: see :meth:`Outcome.failing`).
@@ -54,6 +54,9 @@ class Outcome:
     disk: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     accepted: dict[str, Any] | None = None
     metrics: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    #: steps of this run whose drifted or diverged outputs are the only change in this
+    #: step's inputs (it inherits their status instead of being "changed")
+    upstream: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def failing(self) -> bool:
@@ -238,3 +241,47 @@ def classify(
     else:
         out.status = "diverged"
     return out
+
+
+def inherit_upstream(
+    current: list[dict[str, Any]],
+    outcomes: list[Outcome],
+    accepted: list[dict[str, Any] | None],
+    *,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+) -> None:
+    """A step whose only change is an input written, differently, by a drifted or diverged
+    step of the same run has not changed on purpose: it inherits that status.
+
+    Without this, evaluate after a drifted train would be ``changed`` (its weights input
+    differs) and verify would take another machine's evaluate into the lock. Drifted steps
+    are judged against the tolerance on their own outputs, like any drifted step.
+    """
+    made_by = {}
+    for record, outcome in zip(current, outcomes, strict=True):
+        for desc in record["outputs"].values():
+            made_by[desc.get("path")] = outcome
+    moved = True
+    while moved:  # upstream first, whatever order the records came in
+        moved = False
+        for record, outcome, lock_entry in zip(current, outcomes, accepted, strict=True):
+            if outcome.status != "changed" or not outcome.causes:
+                continue
+            ups = []
+            for line in outcome.causes:
+                section, _, rest = line.partition(".")
+                name = rest.split(".", 1)[0].split(" ", 1)[0]
+                desc = record["inputs"].get(name) if section == "inputs" else None
+                up = made_by.get(desc.get("path")) if isinstance(desc, dict) else None
+                if up is None or up.status not in ("drifted", "diverged"):
+                    break
+                ups.append(up)
+            else:
+                outcome.upstream = sorted({u.id for u in ups})
+                outcome.status = "drifted" if any(u.status == "drifted" for u in ups) else "diverged"
+                outcome.environment = sorted({line for u in ups for line in u.environment})
+                outcome.causes = []
+                if outcome.status == "drifted" and lock_entry is not None:
+                    outcome.equivalent, outcome.deltas = summary_deltas(lock_entry, record, rtol, atol)
+                moved = True

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import fileio, ondisk, records
 from . import lock as lockmod
-from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Outcome, classify
+from .compare import DEFAULT_ATOL, DEFAULT_RTOL, Outcome, classify, inherit_upstream
 from .envinfo import is_context
 
 __all__ = ["verify", "verify_step", "Verification", "chains"]
@@ -136,12 +136,14 @@ class Verification:
             out.append(f"… and {len(shown) - 8} more differences (see verification.json)")
         if o.status == "drifted":
             out += o.deltas[:4] + ([f"… {len(o.deltas) - 4} more summaries moved"] if len(o.deltas) > 4 else [])
-            if all(is_context(line.split(".", 1)[-1]) for line in o.environment):
+            if o.environment and all(is_context(line.split(".", 1)[-1]) for line in o.environment):
                 out.append(
                     "only the CPU differs, and the ISA cap should have made that harmless: the model uses an op "
                     "that is not portable between CPUs (run `samebits lint`; see docs/portability.md)"
                 )
-        if o.status == "diverged":
+        if o.upstream:
+            out.append(f"its only changed inputs were written by {', '.join(o.upstream)} ({o.status} above)")
+        elif o.status == "diverged":
             out.append("inputs, params, code and environment are the same: real nondeterminism")
         if o.status == "stale":
             out.append("the step ran on other inputs than are there now: rerun the workflow")
@@ -237,7 +239,12 @@ def verify(
     lock = lockmod.read(lock_path)
     current = [records.read(p) for p in record_paths]
     current.sort(key=_order)
-    outcomes = [classify(r, lock.entry(r["id"]), rtol=rtol, atol=atol, disk=ondisk.check(r)) for r in current]
+    accepted = [lock.entry(r["id"]) for r in current]
+    outcomes = [
+        classify(r, entry, rtol=rtol, atol=atol, disk=ondisk.check(r))
+        for r, entry in zip(current, accepted, strict=True)
+    ]
+    inherit_upstream(current, outcomes, accepted, rtol=rtol, atol=atol)
     seen = {r["id"] for r in current}
     stale = sorted(set(lock.steps) - seen)
     datasets = {
@@ -320,15 +327,18 @@ def accept(
     if not everything and step is None and experiment is None and seed is None:
         raise SamebitsError("accept needs --step, --experiment, --seed or --all to say what to accept")
     lock = lockmod.read(lock_path)
+    current = [records.read(p) for p in record_paths]
+    accepted = [lock.entry(r["id"]) for r in current]
+    outcomes = [classify(r, entry, disk=ondisk.check(r)) for r, entry in zip(current, accepted, strict=True)]
+    inherit_upstream(current, outcomes, accepted)  # evaluate after a drifted train is drifted too
     chosen = []
-    for r in (records.read(p) for p in record_paths):
+    for r, outcome in zip(current, outcomes, strict=True):
         if step is not None and r["step"] != step:
             continue
         if experiment is not None and r["experiment"] != experiment:
             continue
         if seed is not None and r["seed"] != seed:
             continue
-        outcome = classify(r, lock.entry(r["id"]), disk=ondisk.check(r))
         if outcome.status in ("drifted", "diverged"):
             chosen.append((r, outcome))
     if not chosen:

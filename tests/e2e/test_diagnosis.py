@@ -198,7 +198,11 @@ def test_unseeded_randomness_is_caught_as_diverged_at_train_from_epoch_1(tmp_pat
     chain = verification(workdir)["chains"][0]
     assert chain["first"] == "train/noisy/seed=0"
     assert chain["steps"][0].startswith("train: diverged") and "from epoch 1" in chain["steps"][0]
-    assert chain["steps"][1].startswith("evaluate:")
+    # evaluate read the diverged weights: it inherits the verdict (it is not "changed", so
+    # the lock does not take it) and says where its changed input came from
+    assert st["evaluate/noisy/seed=0"] == "diverged"
+    assert chain["steps"][1].startswith("evaluate: diverged")
+    assert "its only changed inputs were written by train/noisy/seed=0 (diverged above)" in proc.stdout
     assert (workdir / "samebits.lock").read_bytes() == lock
 
 

@@ -172,5 +172,10 @@ def test_what_lint_warns_about_is_what_does_not_reproduce_on_an_emulated_cpu(run
             assert not reproduced["train"] and not reproduced["evaluate"], (exp, st)
         else:
             assert reproduced["train"] and reproduced["evaluate"], (exp, st)
-    # verify fails the run on the steps that did not reproduce, and names them
-    assert proc.returncode != 0 and "train/bn/seed=0" in proc.stdout + proc.stderr, explain(proc)
+    # Only the CPU differs (context under the AVX2 cap, CPUID's level AVX512 -> AVX2), so the
+    # BatchNormalization steps are drifted, not diverged: train by its own outputs, evaluate
+    # because its weights came from that train; verify names them and says why.
+    assert st["train/bn/seed=0"] == "drifted" and st["evaluate/bn/seed=0"] == "drifted", (st, explain(proc))
+    out = proc.stdout + proc.stderr
+    assert "train/bn/seed=0" in out and "an op that is not portable between CPUs" in out, explain(proc)
+    assert "its only changed inputs were written by train/bn/seed=0 (drifted above)" in out, explain(proc)
