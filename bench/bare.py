@@ -3,7 +3,13 @@
 The same rules as samebits' workflow (split per data set x seed; init, train, evaluate per
 experiment x seed; figures per experiment; summary; verify; all), the same wildcards and
 constraints, the same number of output, log and benchmark files per job, and jobs that only
-``touch`` their outputs. What is left when the reproducibility machinery is taken away.
+touch their outputs. What is left when the reproducibility machinery is taken away.
+
+Two kinds of jobs: ``script`` jobs (the same directives as samebits' rules: ``script:``,
+``conda:``, ``params:``, ``log:``, ``benchmark:``; the script only touches its files) and
+``shell`` jobs (``touch`` in a shell command, no conda). Snakemake itself does more per job
+for a ``script:`` rule (it reads every job's script source while building the DAG), so the
+first is the same workflow minus samebits and the second the floor of any workflow.
 """
 
 from __future__ import annotations
@@ -55,8 +61,7 @@ rule split:
         "logs/split/{{dataset}}/seed{{seed}}.log",
     params:
         step=lambda w: {{"dataset": w.dataset, "seed": int(w.seed)}},
-    shell:
-        "touch {{output}} {{log}}"
+    {action}
 
 
 rule init:
@@ -72,8 +77,7 @@ rule init:
         "benchmarks/init/{{experiment}}/seed{{seed}}.tsv"
     params:
         step=lambda w: {{"experiment": w.experiment, "seed": int(w.seed)}},
-    shell:
-        "touch {{output}} {{log}}"
+    {action}
 
 
 rule train:
@@ -92,8 +96,7 @@ rule train:
         "benchmarks/train/{{experiment}}/seed{{seed}}.tsv"
     params:
         step=lambda w: {{"experiment": w.experiment, "seed": int(w.seed)}},
-    shell:
-        "touch {{output}} {{log}}"
+    {action}
 
 
 rule evaluate:
@@ -111,8 +114,7 @@ rule evaluate:
         "benchmarks/evaluate/{{experiment}}/seed{{seed}}.tsv"
     params:
         step=lambda w: {{"experiment": w.experiment, "seed": int(w.seed)}},
-    shell:
-        "touch {{output}} {{log}}"
+    {action}
 
 
 rule figures:
@@ -127,8 +129,7 @@ rule figures:
         record="results/figures/{{experiment}}/figures.record.json",
     log:
         "logs/figures/{{experiment}}.log",
-    shell:
-        "touch {{output}} {{log}}"
+    {action}
 
 
 rule summarize:
@@ -143,8 +144,7 @@ rule summarize:
         record="results/summary.record.json",
     log:
         "logs/summarize.log",
-    shell:
-        "touch {{output}} {{log}}"
+    {action}
 
 
 rule verify:
@@ -155,8 +155,7 @@ rule verify:
         status="results/verification.html",
     log:
         "logs/verify.log",
-    shell:
-        "touch {{output}} {{log}}"
+    {action}
 """
 
 
@@ -204,14 +203,39 @@ def shape_of(config: dict[str, Any]) -> Shape:
     return Shape(list(config["seeds"]), {name: exp["dataset"] for name, exp in config["experiments"].items()})
 
 
-def write(dest: Path, shape: Shape, materialise: bool = False) -> Path:
-    """Write the bare workflow in ``dest``; with ``materialise``, also every job's files, in
-    graph order with increasing modification times (as a finished run leaves them)."""
+TOUCH_SCRIPT = """\
+from pathlib import Path
+
+for name in [*snakemake.output, *snakemake.log]:  # noqa: F821 (injected by Snakemake)
+    Path(name).parent.mkdir(parents=True, exist_ok=True)
+    Path(name).touch()
+"""
+
+ENV = """\
+channels: [conda-forge]
+dependencies: [python=3.11]
+"""
+
+ACTIONS = {
+    "shell": 'shell:\n        "touch {{output}} {{log}}"',
+    "script": 'conda:\n        "env.yaml"\n    script:\n        "touch.py"',
+}
+
+
+def write(dest: Path, shape: Shape, materialise: bool = False, jobs: str = "script") -> Path:
+    """Write the bare workflow in ``dest`` with ``jobs`` of one kind (``script``/``shell``);
+    with ``materialise``, also every job's files, in graph order with increasing
+    modification times (as a finished run leaves them)."""
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    (dest / "Snakefile").write_text(SNAKEFILE.format(seeds=shape.seeds, experiments=shape.experiments))
+    text = SNAKEFILE.replace("{action}", ACTIONS[jobs])
+    (dest / "Snakefile").write_text(text.format(seeds=shape.seeds, experiments=shape.experiments))
+    (dest / "touch.py").write_text(TOUCH_SCRIPT)
+    (dest / "env.yaml").write_text(ENV)
     if materialise:
+        for name in ("Snakefile", "touch.py", "env.yaml"):  # older than every output, as after a run
+            os.utime(dest / name, (1_600_000_000, 1_600_000_000))
         t = 1_700_000_000
         for i, files in enumerate(shape.outputs()):
             for f in files:

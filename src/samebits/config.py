@@ -19,7 +19,7 @@ __all__ = ["check_config", "check_duplicate_keys"]
 MODEL_TYPES = ("mlp", "cnn", "custom")
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when there: 5x faster
     """A YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
 
 

@@ -12,6 +12,9 @@ rule evaluate:
         "logs/evaluate/{experiment}/seed{seed}.log",
     benchmark:
         "benchmarks/evaluate/{experiment}/seed{seed}.tsv"
+    # finish chains before starting new ones: with --cores N the last jobs are
+    # not one chain's train and evaluate, one after the other on one core
+    priority: 3
     conda:
         "../envs/samebits.yaml"
     threads: THREADS

@@ -9,6 +9,9 @@ rule init:
         "logs/init/{experiment}/seed{seed}.log",
     benchmark:
         "benchmarks/init/{experiment}/seed{seed}.tsv"
+    # finish chains before starting new ones: with --cores N the last jobs are
+    # not one chain's train and evaluate, one after the other on one core
+    priority: 1
     conda:
         "../envs/samebits.yaml"
     threads: THREADS

@@ -13,6 +13,9 @@ rule train:
         "logs/train/{experiment}/seed{seed}.log",
     benchmark:
         "benchmarks/train/{experiment}/seed{seed}.tsv"
+    # finish chains before starting new ones: with --cores N the last jobs are
+    # not one chain's train and evaluate, one after the other on one core
+    priority: 2
     conda:
         "../envs/samebits.yaml"
     threads: THREADS
