@@ -627,8 +627,10 @@ def machine() -> list[str]:
         pass
     pk = envinfo.fingerprint()["packages"]
     sm = run([PYTHON, "-m", "snakemake", "--version"], REPO)[1].strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    at = f"; samebits at commit {commit.stdout.strip()}" if commit.returncode == 0 else ""
     return [
-        f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- date: {datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}{at}",
         f"- CPU: {cpu['vendor']} {cpu['model']}, {os.cpu_count()} cores visible; memory {mem}",
         f"- OS: {platform.system()} {platform.release()}; Python {platform.python_version()}",
         f"- tensorflow {pk['tensorflow']}, keras {pk['keras']}, numpy {pk['numpy']}, snakemake {sm}",
