@@ -9,39 +9,65 @@ Two ways they can stop matching:
 
 Each file is re-hashed only if its size, mtime or ctime differ from what the record saw
 (ctime cannot be set back by a user), so a check of an untouched tree costs one ``stat``
-per file.
+per file. The workflow's start-up check goes further: a small index under ``.snakemake/``
+keeps, per record, the stats of the record and of its files at the last check that found
+them matching, so an untouched tree costs a walk and a ``stat`` per file, no JSON parsing.
+The index is only a cache: anything that does not match it exactly is checked in full.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from . import records
 from .errors import RecordError
-from .hashing import hash_output
 
 __all__ = ["check", "invalidate_stale"]
 
 log = logging.getLogger(__name__)
 
+#: Where the workflow keeps the index of checked records (relative to the working directory).
+INDEX = ".snakemake/samebits/ondisk-index.json"
+INDEX_VERSION = 1
 
-def _current(path: str, seen: dict[str, list[int]]) -> str | None:
-    """The file's canonical checksum now, or ``None`` when its stat shows it was not touched."""
+
+def _stat(path: str) -> list[int]:
     st = os.stat(path)
-    if seen.get(path) == [st.st_size, st.st_mtime_ns, st.st_ctime_ns]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _stamp(stat: list[int]) -> str:
+    return f"{stat[0]},{stat[1]},{stat[2]}"
+
+
+def _current(path: str, seen: dict[str, list[int]], stats: dict[str, list[int]] | None = None) -> str | None:
+    """The file's canonical checksum now, or ``None`` when its stat shows it was not touched.
+
+    ``stats`` receives the stat taken *before* the file was read: a change while it is read
+    moves its ctime, so the stat cannot vouch for content it did not see."""
+    stat = _stat(path)
+    if stats is not None:
+        stats[path] = stat
+    if seen.get(path) == stat:
         return None
+    from .hashing import hash_output  # NumPy: imported only when a file must be hashed
+
     return hash_output(path)["sha256"]
 
 
-def check(record: dict[str, Any], *, outputs: bool = True) -> dict[str, list[dict[str, Any]]]:
+def check(
+    record: dict[str, Any], *, outputs: bool = True, stats: dict[str, list[int]] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """Compare a record's input (and output) checksums with the files now on disk.
 
     Returns ``{"stale": [...], "tampered": [...]}``; each item names the file, the checksum
-    the record holds and the one found (``None`` for a missing file).
+    the record holds and the one found (``None`` for a missing file). ``stats``, if given,
+    receives each checked file's stat.
     """
     seen = record.get("run", {}).get("files", {})
     found: dict[str, list[dict[str, Any]]] = {"stale": [], "tampered": []}
@@ -51,7 +77,7 @@ def check(record: dict[str, Any], *, outputs: bool = True) -> dict[str, list[dic
     for kind, name, desc in pairs:
         path = desc["path"]
         try:
-            now = _current(path, seen)
+            now = _current(path, seen, stats)
         except FileNotFoundError:
             now = "missing"
         except (OSError, ValueError) as exc:
@@ -61,8 +87,66 @@ def check(record: dict[str, Any], *, outputs: bool = True) -> dict[str, list[dic
     return found
 
 
+def _read_index(path: str | Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: a cache, so start again
+    if not isinstance(data, dict) or data.get("version") != INDEX_VERSION or not isinstance(data.get("records"), dict):
+        return {}
+    return data["records"]
+
+
+def _write_index(path: str | Path, entries: dict[str, Any]) -> None:
+    """Replace the index atomically (a reader sees the old one or the new one, never half)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"version": INDEX_VERSION, "records": entries}, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError as exc:  # a read-only tree still works, only slower
+        log.debug("cannot write %s: %s", path, exc)
+
+
+def _entry(record_stat: list[int], stats: dict[str, list[int]]) -> str:
+    """An index entry: the record's stat, then each file's path and stat, NUL-separated.
+    One string, not a nest of lists: strings are not tracked by Python's garbage collector,
+    whose full collections over a thousand nested entries cost more than reading them."""
+    return "\0".join([_stamp(record_stat), *(f"{p}\0{_stamp(s)}" for p, s in sorted(stats.items()))])
+
+
+def _untouched(entry: Any, record_stat: list[int], stamps: dict[str, str]) -> bool:
+    """Whether the record and every file it names have the stats they had when last found
+    matching. ``stamps`` memoises the files' stats: a split is an input of three steps."""
+    if not isinstance(entry, str):
+        return False
+    parts = entry.split("\0")
+    if parts[0] != _stamp(record_stat) or len(parts) % 2 != 1:
+        return False
+    for i in range(1, len(parts), 2):
+        path = parts[i]
+        now = stamps.get(path)
+        if now is None:
+            try:
+                now = stamps[path] = _stamp(_stat(path))
+            except OSError:
+                return False
+        if now != parts[i + 1]:
+            return False
+    return True
+
+
 def invalidate_stale(
-    record_paths: Iterable[str | Path], *, marker: str | Path | None = None, dry_run: bool = False
+    record_paths: Iterable[str | Path],
+    *,
+    marker: str | Path | None = None,
+    dry_run: bool = False,
+    index: str | Path | None = None,
 ) -> list[str]:
     """Remove the record of every step whose inputs or outputs changed since it ran.
 
@@ -71,19 +155,35 @@ def invalidate_stale(
     files work), so the workflow's final ``marker`` is removed too: the verify job must run
     again, Snakemake regenerates the missing records by rerunning their steps (a modified
     output is rewritten) and, through the new outputs, everything downstream.
-    With ``dry_run`` nothing is removed. Returns one message per step.
+    With ``dry_run`` nothing is removed. ``index`` is the path of the stat index (see the
+    module's text); ``None`` checks every record in full. Returns one message per step.
     """
+    old = _read_index(index)
+    new: dict[str, Any] = {}
+    stamps: dict[str, str] = {}
     messages = []
     for path in record_paths:
-        path = Path(path)
+        key = str(path)
         try:
-            # This runs at every workflow start: only the files' stats are looked at unless
-            # something changed (about 0.06 ms per record). The digest is checked below.
+            record_stat = _stat(key)
+        except OSError:
+            continue
+        entry = old.get(key)
+        if entry is not None and _untouched(entry, record_stat, stamps):
+            new[key] = entry
+            continue
+        from . import records  # not needed when the index vouches for every record
+
+        try:
+            # Only the files' stats are looked at unless something changed; the digest is
+            # checked below.
             record = records.read(path, digest=False)
         except RecordError:
             continue  # an unreadable record is verify's business, not a reason to delete it
-        found = check(record)
+        stats: dict[str, list[int]] = {}
+        found = check(record, stats=stats)
         if not found["stale"] and not found["tampered"]:
+            new[key] = _entry(record_stat, stats)
             continue
         try:
             records.check_digest(record, str(path))
@@ -94,9 +194,11 @@ def invalidate_stale(
         action = "would rerun it (dry run)" if dry_run else "rerunning it"
         messages.append(f"{record['id']}: {', '.join(what)} changed since the step ran; {action}")
         if not dry_run:
-            path.unlink(missing_ok=True)
+            Path(path).unlink(missing_ok=True)
     if messages and marker is not None and not dry_run:
         Path(marker).unlink(missing_ok=True)
+    if index is not None and new != old:
+        _write_index(index, new)
     return messages
 
 

@@ -9,6 +9,7 @@ enough to show it); data errors at split time.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import numpy as np
@@ -106,6 +107,41 @@ def test_bad_config_is_refused_before_any_job_runs(workdir, cfg, words):
     for word in words:
         assert word in out, f"{word!r} not in:\n{out[-3000:]}"
     assert "rule split:" not in out and "rule init:" not in out  # no job started
+    _assert_nothing_written(workdir)
+
+
+def _imported(proc) -> set[str]:
+    return set(re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", proc.stderr))
+
+
+def test_the_cached_config_check_hides_no_bad_input(workdir):
+    """A start with an unchanged configuration takes the checked one from .snakemake/ (the
+    checks' module is not even imported); a changed config file, builder file or value is
+    checked again."""
+    import yaml
+
+    config_path = workdir / "config" / "config.yaml"
+    builder = workdir / "models" / "m.py"
+    good = _with("experiments.mlp.model", {"type": "custom", "builder": "models/m.py:build"})
+    config_path.write_text(yaml.safe_dump(good))
+    for expect_check in (True, False):
+        proc = run_snakemake(workdir, "--dry-run", python_flags=("-X", "importtime"))
+        assert proc.returncode == 0, explain(proc)
+        assert ("samebits.config" in _imported(proc)) is expect_check, "the second start should use the cache"
+
+    good_builder = builder.read_text()
+    builder.write_text("def other(input_shape, n_classes, seeds):\n    return None\n")
+    proc = run_snakemake(workdir, "--dry-run")
+    assert proc.returncode != 0 and "no function 'build'" in proc.stdout + proc.stderr, explain(proc)
+    builder.write_text(good_builder)
+
+    config_path.write_text(yaml.safe_dump(good) + "seeds: [0]\n")  # the same dict, a key twice
+    proc = run_snakemake(workdir, "--dry-run")
+    assert proc.returncode != 0 and "duplicate key 'seeds'" in proc.stdout + proc.stderr, explain(proc)
+
+    config_path.write_text(yaml.safe_dump({**good, "seed": [0]}))
+    proc = run_snakemake(workdir, "--dry-run")
+    assert proc.returncode != 0 and "was unexpected" in proc.stdout + proc.stderr, explain(proc)
     _assert_nothing_written(workdir)
 
 

@@ -1,9 +1,10 @@
+import json
 import os
 
 import numpy as np
 import pytest
 
-from samebits import fileio, ondisk, records
+from samebits import fileio, hashing, ondisk, records
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def _rewrite_keeping_mtime(path, arrays):
 
 
 def test_untouched_files_are_not_even_rehashed(step, monkeypatch):
-    monkeypatch.setattr(ondisk, "hash_output", lambda p: pytest.fail(f"re-hashed {p}"))
+    monkeypatch.setattr(hashing, "hash_output", lambda p: pytest.fail(f"re-hashed {p}"))
     assert ondisk.check(step) == {"stale": [], "tampered": []}
 
 
@@ -58,6 +59,76 @@ def test_invalidate_removes_the_record_and_the_marker_but_not_in_a_dry_run(step,
     msgs = ondisk.invalidate_stale(["train.record.json"], marker="verified.ok")
     assert "train/e/seed=0: input split (in.npz) changed" in msgs[0]
     assert not (tmp_path / "train.record.json").exists() and not (tmp_path / "verified.ok").exists()
+
+
+INDEX = ".snakemake/samebits/ondisk-index.json"
+
+
+def _no_reading(monkeypatch):
+    monkeypatch.setattr(records, "read", lambda *a, **k: pytest.fail("record parsed"))
+    monkeypatch.setattr(hashing, "hash_output", lambda p: pytest.fail(f"re-hashed {p}"))
+
+
+def test_index_spares_parsing_an_untouched_tree(step, monkeypatch):
+    assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+    entry = json.loads(open(INDEX).read())["records"]["train.record.json"]
+    assert "in.npz" in entry and "out.npz" in entry
+    with monkeypatch.context() as m:
+        _no_reading(m)
+        assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+
+
+def test_index_does_not_hide_a_change_with_mtime_put_back(step, tmp_path):
+    assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+    _rewrite_keeping_mtime("in.npz", {"x": np.arange(4) + 1})  # the ctime moves
+    msgs = ondisk.invalidate_stale(["train.record.json"], marker="verified.ok", index=INDEX)
+    assert "input split (in.npz) changed" in msgs[0] and not (tmp_path / "train.record.json").exists()
+
+
+def test_a_copied_tree_is_hashed_once_then_indexed(step, tmp_path, monkeypatch):
+    # a copy (cp -a, rsync -t) keeps mtimes but not ctimes: the record's stats no longer vouch
+    for name in ("in.npz", "out.npz"):
+        data = (tmp_path / name).read_bytes()
+        st = os.stat(name)
+        (tmp_path / name).unlink()
+        (tmp_path / name).write_bytes(data)
+        os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns))
+    hashed = []
+    real = hashing.hash_output
+    monkeypatch.setattr(hashing, "hash_output", lambda p: hashed.append(p) or real(p))
+    assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+    assert sorted(hashed) == ["in.npz", "out.npz"]
+    with monkeypatch.context() as m:
+        _no_reading(m)
+        assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "",
+        "{not json",
+        '{"version": 1, "records": []}',
+        '{"version": 1, "records": {"train.record.json": [1]}}',
+        '{"version": 1, "records": {"train.record.json": "1,2,3"}}',
+    ],
+)
+def test_a_broken_index_is_only_a_miss(step, tmp_path, junk):
+    os.makedirs(os.path.dirname(INDEX))
+    (tmp_path / INDEX).write_text(junk)
+    _rewrite_keeping_mtime("out.npz", {"y": np.zeros(3)})
+    msgs = ondisk.invalidate_stale(["train.record.json"], index=INDEX)
+    assert "output weights (out.npz) changed" in msgs[0]
+
+
+def test_a_rewritten_record_is_read_again(step, tmp_path, monkeypatch):
+    assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+    fileio.write_json("train.record.json", step)  # the step ran again: new record, new stat
+    read = []
+    real = records.read
+    monkeypatch.setattr(records, "read", lambda p, **k: read.append(str(p)) or real(p, **k))
+    assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+    assert read == ["train.record.json"]
 
 
 @pytest.mark.parametrize(

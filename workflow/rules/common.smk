@@ -4,17 +4,42 @@ import os
 import sys
 from pathlib import Path
 
-from samebits import determinism, envinfo, grids, ondisk
-from samebits.config import check_config
-from samebits import lock as lockmod
+from samebits import configcache, determinism, envinfo, grids, ondisk
 from samebits.errors import SamebitsError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
-# Checks whose messages are clearer than a schema error, then the schema itself: all before
-# any job runs (config.check_config names the field, the bad value and what is accepted).
-check_config(config, workflow.configfiles)
-validate(config, schema="../schemas/config.schema.yaml")
+SCHEMA = "../schemas/config.schema.yaml"
+
+
+def check_configuration():
+    """The configuration checked, with the schema's defaults, and its experiments (grids
+    expanded, each checked like a written one). Checks whose messages are clearer than a
+    schema error come first (config.check_config names the field, the bad value and what is
+    accepted), then the schema itself: all before any job runs."""
+    from samebits.config import check_config
+
+    check_config(config, workflow.configfiles)
+    validate(config, schema=SCHEMA)
+    experiments = grids.expand(config["experiments"], config.get("grids", {}))
+    if config.get("grids"):
+        validate({**config, "experiments": experiments, "grids": {}}, schema=SCHEMA)
+    return {"config": config, "experiments": experiments}
+
+
+# The result is a pure function of the configuration, the schema and samebits' code: a
+# start with an unchanged configuration takes it from the cache (samebits.configcache).
+_cache_key = None
+if not workflow.modifier.skip_validation:  # used as a module that skips validation
+    _schema = workflow.current_basedir.get_path_or_uri(secret_free=True)
+    _cache_key = configcache.key(config, workflow.configfiles, Path(_schema) / SCHEMA)
+_checked = configcache.load(configcache.PATH, _cache_key)
+if _checked is None:
+    _checked = check_configuration()
+    configcache.store(configcache.PATH, _cache_key, _checked)
+else:
+    config.clear()
+    config.update(_checked["config"])
 
 DETERMINISM = config.get("determinism", {})
 PROFILE = DETERMINISM.get("profile", "portable")
@@ -25,13 +50,7 @@ VERIFY = config.get("verify", {})
 VERIFIED = "results/verified.ok"
 SEEDS = config["seeds"]
 DATASETS = config["datasets"]
-# Grids expand to named experiments; each is checked against the schema like a written one.
-EXPERIMENTS = grids.expand(config["experiments"], config.get("grids", {}))
-if config.get("grids"):
-    validate(
-        {**config, "experiments": EXPERIMENTS, "grids": {}},
-        schema="../schemas/config.schema.yaml",
-    )
+EXPERIMENTS = _checked["experiments"]
 
 # PYTHONHASHSEED only works if it is set before an interpreter starts, and TensorFlow reads
 # its thread and oneDNN variables at start-up too. Every job's process inherits this
@@ -43,22 +62,10 @@ os.environ.update(PROCESS_ENV)
 determinism.check_cpu(PROFILE)
 
 
-# Snakemake reruns by modification time, so an input (or output) whose content changed while
-# its mtime was put back would not be rerun. Records hold content checksums: the record of
-# such a step is removed here, before the DAG is built, so Snakemake reruns it and what
-# follows. Only the main process of a real run does this (a cluster job step parses this
-# file too; --dry-run, --lint and the like only report).
-if workflow.is_main_process:
-    for message in ondisk.invalidate_stale(
-        sorted(Path("results").glob("**/*.record.json")),
-        marker=VERIFIED,
-        dry_run=not ondisk.executing(sys.argv),
-    ):
-        logger.warning(f"samebits: stale: {message}")
-
-
 def check_environment():
     """Warn, before any job runs, about what differs from the lock's environment."""
+    from samebits import lock as lockmod
+
     try:
         lock = lockmod.read(LOCK)
     except SamebitsError as exc:
@@ -112,13 +119,26 @@ def dataset_files(wildcards):
     return _data_files(wildcards.dataset)
 
 
+_SHARED_PARAMS = {}
+
+
+def _with_seed(step, name, wildcards, build):
+    """A chain step's params: the part that every seed shares is built (and made canonical)
+    once per data set or experiment, then the job's seed is put in its sorted place.
+    Snakemake keeps every job's params; sharing the nested parts keeps the start of a
+    1,000-job sweep light."""
+    shared = _SHARED_PARAMS.get((step, name))
+    if shared is None:
+        shared = _SHARED_PARAMS[(step, name)] = canonical(build(name))
+    return dict(sorted({**shared, "seed": int(wildcards.seed)}.items()))
+
+
 def split_params(wildcards):
-    return canonical(
-        {
-            "dataset": wildcards.dataset,
-            "seed": int(wildcards.seed),
-            **dataset_spec(wildcards.dataset),
-        }
+    return _with_seed(
+        "split",
+        wildcards.dataset,
+        wildcards,
+        lambda d: {"dataset": d, **dataset_spec(d)},
     )
 
 
@@ -127,8 +147,38 @@ def experiment_split(wildcards):
     return f"results/splits/{dataset}/seed{wildcards.seed}/split.npz"
 
 
-def experiment_dataset_files(wildcards):
-    return _data_files(EXPERIMENTS[wildcards.experiment]["dataset"])
+def _chain_inputs(wildcards, **inputs):
+    """A chain step's inputs: the split of its experiment's data set, the given ones, and the
+    data file if the set is file-based (Snakemake reruns the step when it changes). Train
+    and evaluate have this one input function each, unpacked, as Snakemake inspects every
+    input function of every job."""
+    dataset = EXPERIMENTS[wildcards.experiment]["dataset"]
+    found = {
+        "split": f"results/splits/{dataset}/seed{wildcards.seed}/split.npz",
+        **inputs,
+    }
+    data = _data_files(dataset)
+    if data:
+        found["data"] = data
+    return found
+
+
+def _chain_dir(wildcards):
+    return f"results/experiments/{wildcards.experiment}/seed{wildcards.seed}"
+
+
+def train_inputs(wildcards):
+    chain = _chain_dir(wildcards)
+    return _chain_inputs(
+        wildcards, init=f"{chain}/init.npz", model=f"{chain}/model.json"
+    )
+
+
+def evaluate_inputs(wildcards):
+    chain = _chain_dir(wildcards)
+    return _chain_inputs(
+        wildcards, weights=f"{chain}/weights.npz", model=f"{chain}/model.json"
+    )
 
 
 def _determinism_params():
@@ -141,21 +191,23 @@ def _determinism_params():
 
 
 def init_params(wildcards):
-    return canonical(
-        {
-            "experiment": wildcards.experiment,
-            "dataset": EXPERIMENTS[wildcards.experiment]["dataset"],
-            "seed": int(wildcards.seed),
-            "model": EXPERIMENTS[wildcards.experiment]["model"],
+    return _with_seed(
+        "init",
+        wildcards.experiment,
+        wildcards,
+        lambda name: {
+            "experiment": name,
+            "dataset": EXPERIMENTS[name]["dataset"],
+            "model": EXPERIMENTS[name]["model"],
             **_determinism_params(),
-        }
+        },
     )
 
 
-def _data_params(wildcards):
+def _data_params(name):
     """Data set of the experiment, and its custom model builder if it has one (train and
     evaluate import it so the model's custom layers can be deserialised)."""
-    experiment = EXPERIMENTS[wildcards.experiment]
+    experiment = EXPERIMENTS[name]
     spec = dataset_spec(experiment["dataset"])
     params = {
         "dataset": experiment["dataset"],
@@ -167,30 +219,33 @@ def _data_params(wildcards):
     return params
 
 
+def _train_shared(name):
+    train = EXPERIMENTS[name]["train"]
+    return {
+        "experiment": name,
+        "epochs": train["epochs"],
+        "batch_size": train.get("batch_size", 32),
+        "optimizer": train.get("optimizer", "adam"),
+        "learning_rate": train.get("learning_rate", 0.001),
+        **_data_params(name),
+        **_determinism_params(),
+    }
+
+
 def train_params(wildcards):
-    train = EXPERIMENTS[wildcards.experiment]["train"]
-    return canonical(
-        {
-            "experiment": wildcards.experiment,
-            "seed": int(wildcards.seed),
-            "epochs": train["epochs"],
-            "batch_size": train.get("batch_size", 32),
-            "optimizer": train.get("optimizer", "adam"),
-            "learning_rate": train.get("learning_rate", 0.001),
-            **_data_params(wildcards),
-            **_determinism_params(),
-        }
-    )
+    return _with_seed("train", wildcards.experiment, wildcards, _train_shared)
 
 
 def evaluate_params(wildcards):
-    return canonical(
-        {
-            "experiment": wildcards.experiment,
-            "seed": int(wildcards.seed),
-            **_data_params(wildcards),
+    return _with_seed(
+        "evaluate",
+        wildcards.experiment,
+        wildcards,
+        lambda name: {
+            "experiment": name,
+            **_data_params(name),
             **_determinism_params(),
-        }
+        },
     )
 
 
@@ -246,3 +301,20 @@ def verify_params(wildcards):
         "rtol": VERIFY.get("rtol", 1e-5),
         "atol": VERIFY.get("atol", 1e-8),
     }
+
+
+# Snakemake reruns by modification time, so an input (or output) whose content changed while
+# its mtime was put back would not be rerun. Records hold content checksums: the record of
+# such a step is removed here, before the DAG is built, so Snakemake reruns it and what
+# follows. The records looked at are this run's steps' (all_records); an index under
+# .snakemake/ spares parsing those whose files were not touched (samebits.ondisk). Only the
+# main process of a real run does this (a cluster job step parses this file too; --dry-run,
+# --lint and the like only report).
+if workflow.is_main_process:
+    for message in ondisk.invalidate_stale(
+        all_records(None),
+        marker=VERIFIED,
+        dry_run=not ondisk.executing(sys.argv),
+        index=ondisk.INDEX,
+    ):
+        logger.warning(f"samebits: stale: {message}")

@@ -1,9 +1,6 @@
 rule evaluate:
     input:
-        split=experiment_split,
-        weights="results/experiments/{experiment}/seed{seed}/weights.npz",
-        model="results/experiments/{experiment}/seed{seed}/model.json",
-        data=experiment_dataset_files,
+        unpack(evaluate_inputs),
     output:
         metrics="results/experiments/{experiment}/seed{seed}/metrics.json",
         predictions="results/experiments/{experiment}/seed{seed}/predictions.npz",

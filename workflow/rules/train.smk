@@ -1,9 +1,6 @@
 rule train:
     input:
-        split=experiment_split,
-        init="results/experiments/{experiment}/seed{seed}/init.npz",
-        model="results/experiments/{experiment}/seed{seed}/model.json",
-        data=experiment_dataset_files,
+        unpack(train_inputs),
     output:
         weights="results/experiments/{experiment}/seed{seed}/weights.npz",
         history="results/experiments/{experiment}/seed{seed}/history.json",
