@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import RecordError
 
-__all__ = ["check", "invalidate_stale"]
+__all__ = ["check", "invalidate_stale", "refresh_index"]
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,12 @@ def invalidate_stale(
     if index is not None and new != old:
         _write_index(index, new)
     return messages
+
+
+def refresh_index(record_paths: Iterable[str | Path], index: str | Path = INDEX) -> None:
+    """Bring the index up to date with the records (verify does this after it passed, so
+    the next workflow start need not parse the records this run wrote). Removes nothing."""
+    invalidate_stale(record_paths, dry_run=True, index=index)
 
 
 #: Snakemake options that parse the workflow without running jobs: never remove anything then.

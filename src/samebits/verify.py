@@ -290,6 +290,7 @@ def verify_step(
     """
     import sys
 
+    record_paths = list(record_paths)
     result = verify(record_paths, lock, out_json=out_json, out_md=out_md, rtol=rtol, atol=atol)
     text = "\n".join(result.lines())
     log.info("%s", text)
@@ -299,6 +300,7 @@ def verify_step(
     if out_html is not None:
         fileio.write_text(out_html, result.html())
     fileio.write_text(out_marker, result.headline() + "\n")
+    ondisk.refresh_index(record_paths)  # the next workflow start need not parse these records
     return result
 
 

@@ -75,6 +75,18 @@ def test_rerun_has_nothing_to_do_and_imports_no_tensorflow(tiny_copy):
     imported = re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", proc.stderr)
     assert "snakemake" in imported  # the import log is really there
     assert not [m for m in imported if m.split(".")[0] in ("tensorflow", "keras")]
+    # The copy moved every file's ctime, so that start checked the records in full; it left
+    # the index (.snakemake/samebits) that spares the next start from parsing any record.
+    again = run_snakemake(tiny_copy, python_flags=("-X", "importtime"))
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, explain(again)
+    imported = re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", again.stderr)
+    assert "samebits.ondisk" in imported and "samebits.records" not in imported
+
+
+def test_verify_leaves_an_index_of_every_record(tiny_run):
+    index = json.loads((tiny_run / ".snakemake" / "samebits" / "ondisk-index.json").read_text())
+    written = sorted(str(p.relative_to(tiny_run)) for p in (tiny_run / "results").rglob("*.record.json"))
+    assert sorted(index["records"]) == written and len(written) == 10
 
 
 def test_forceall_is_identical_and_keeps_the_lock_byte_for_byte(tiny_copy):
