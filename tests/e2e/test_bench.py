@@ -38,5 +38,7 @@ def test_quick_benchmark_measures_every_figure_and_writes_the_table(tmp_path):
     assert re.search(r"steps that loaded TensorFlow: evaluate, init, train; steps that did not: .*split", text)
     assert "TensorFlow imported by the no-op: no" in text
     assert "locks of all 2 runs byte-identical: yes" in text
+    busy = re.search(r"both cores ran chain jobs (\d+)% of the ([\d.]+) s", text)
+    assert busy and 0 < int(busy.group(1)) <= 100 and float(busy.group(2)) > 0
     assert re.search(r"growth: 12 records: \d+ KiB, verify \d+ ms; 24 records", text)
     assert "[bench " in proc.stderr  # progress on stderr
