@@ -25,10 +25,12 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from . import fileio
+from .errors import SamebitsError
 
 __all__ = ["PATH", "key", "load", "store"]
 
@@ -125,13 +127,8 @@ def store(path: str | Path, cache_key: str | None, value: dict[str, Any]) -> Non
     """Keep ``value`` (the checked configuration) under ``cache_key``; atomic, best effort."""
     if cache_key is None:
         return
-    path = Path(path)
     try:
-        text = json.dumps({"key": cache_key, "value": json.loads(_plain_json(value))}, allow_nan=False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except (OSError, TypeError, ValueError):
+        _plain_json(value)
+        fileio.write_text(path, json.dumps({"key": cache_key, "value": value}, allow_nan=False))
+    except (SamebitsError, TypeError, ValueError):
         pass  # a read-only tree, or a value that is not plain JSON: no cache, only slower

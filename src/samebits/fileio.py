@@ -13,11 +13,12 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .errors import SamebitsError
+
+if TYPE_CHECKING:  # NumPy is imported by write_npz only: the workflow's start writes JSON
+    import numpy as np
 
 __all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "write_npz", "dump_json"]
 
@@ -94,6 +95,8 @@ def write_json(dest: str | Path, obj: Any) -> None:
 
 def write_npz(dest: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write arrays to an uncompressed ``.npz`` atomically, members in name order."""
+    import numpy as np
+
     with atomic_path(dest) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **{k: np.asarray(arrays[k]) for k in sorted(arrays)})

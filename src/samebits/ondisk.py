@@ -11,7 +11,7 @@ Each file is re-hashed only if its size, mtime or ctime differ from what the rec
 (ctime cannot be set back by a user), so a check of an untouched tree costs one ``stat``
 per file. The workflow's start-up check goes further: a small index under ``.snakemake/``
 keeps, per record, the stats of the record and of its files at the last check that found
-them matching, so an untouched tree costs a walk and a ``stat`` per file, no JSON parsing.
+them matching, so an untouched tree costs a ``stat`` per record and per file, no JSON parsing.
 The index is only a cache: anything that does not match it exactly is checked in full.
 """
 
@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import RecordError
+from . import fileio
+from .errors import RecordError, SamebitsError
 
 __all__ = ["check", "invalidate_stale", "refresh_index"]
 
@@ -102,15 +102,10 @@ def _read_index(path: str | Path | None) -> dict[str, Any]:
 
 def _write_index(path: str | Path, entries: dict[str, Any]) -> None:
     """Replace the index atomically (a reader sees the old one or the new one, never half)."""
-    path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"version": INDEX_VERSION, "records": entries}, fh, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError as exc:  # a read-only tree still works, only slower
-        log.debug("cannot write %s: %s", path, exc)
+        fileio.write_text(path, json.dumps({"version": INDEX_VERSION, "records": entries}, separators=(",", ":")))
+    except SamebitsError as exc:  # a read-only tree still works, only slower
+        log.debug("%s", exc)
 
 
 def _entry(record_stat: list[int], stats: dict[str, list[int]]) -> str:
