@@ -1,11 +1,12 @@
 # samebits: train TensorFlow/Keras models so that a rerun gives the same bits, and prove it.
 # Wiring only: the rules live in workflow/rules/, the logic in src/samebits/.
 from snakemake.utils import min_version
+from samebits.core.layout import CONFIG_FILE
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: CONFIG_FILE
 
 
 report: "workflow/report/workflow.rst"
@@ -21,10 +22,15 @@ include: "workflow/rules/verify.smk"
 
 
 onstart:
-    check_environment()
+    for level, message in PLAN.environment_notes():
+        getattr(logger, level)(message)
+
+
+onsuccess:
+    PLAN.finish()
 
 
 rule all:
     default_target: True
     input:
-        VERIFIED,
+        layout.verify.verdict,

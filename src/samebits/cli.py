@@ -1,9 +1,10 @@
 """The ``samebits`` command line.
 
-samebits verify [--results DIR] [--lock FILE] [--check] [--json]
-samebits env [--json] [--exports [--profile P] [--threads N]]
-samebits portability [--cpu CPU ...] [--cases A,B] [--json]
-samebits lint [--config FILE]
+Every command that needs the configuration (the lock's path, the tolerance, which records
+make up the run, the determinism settings) reads it through the same plan as the workflow
+(:class:`samebits.plan.Plan`, from ``--config``, by default the workflow's own file), so the
+command and the workflow cannot disagree. Exit status: 0 as expected, 1 for a finding
+(a failed verification, differing trees, a portability warning), 2 for an error.
 """
 
 from __future__ import annotations
@@ -14,37 +15,48 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .compare import DEFAULT_ATOL, DEFAULT_RTOL
-from .errors import SamebitsError
+from .core import layout
+from .core.errors import SamebitsError
+from .plan import Plan
 
-RECORD_GLOB = "**/*.record.json"
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import verify
-
-    result = verify(_records(args.results), args.lock, update_lock=not args.check, rtol=args.rtol, atol=args.atol)
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=1, sort_keys=True))
-    else:
-        print("\n".join(result.lines()))
-    return 0 if result.ok else 1
+__all__ = ["main"]
 
 
-def _records(results: str) -> list[Path]:
-    paths = sorted(Path(results).glob(RECORD_GLOB))
-    if not paths:
-        raise SamebitsError(f"no step records under {results}/ (run the workflow first)")
+def _records(plan: Plan) -> list[str]:
+    """The records of the plan's run, which must all be there (run the workflow first)."""
+    paths = plan.all_records()
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise SamebitsError(
+            f"{len(missing)} of the run's {len(paths)} step records are missing ({shown}); run the workflow first"
+        )
     return paths
 
 
-def _cmd_accept(args: argparse.Namespace) -> int:
-    from .verify import accept
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .provenance import render
+    from .provenance.verify import verify
 
+    plan = Plan.load(args.config)
+    result = verify(_records(plan), plan.lock, rtol=plan.rtol, atol=plan.atol, update_lock=not args.check)
+    if args.json:
+        print(json.dumps(render.as_json(result), indent=1, sort_keys=True))
+    else:
+        print("\n".join(render.terminal(result)))
+    return 0 if result.ok else 1
+
+
+def _cmd_accept(args: argparse.Namespace) -> int:
+    from .provenance.verify import accept
+
+    plan = Plan.load(args.config)
     accepted = accept(
-        _records(args.results),
-        args.lock,
+        _records(plan),
+        plan.lock,
         reason=args.reason,
+        rtol=plan.rtol,
+        atol=plan.atol,
         step=args.step,
         experiment=args.experiment,
         seed=args.seed,
@@ -52,39 +64,40 @@ def _cmd_accept(args: argparse.Namespace) -> int:
     )
     for o in accepted:
         print(f"accepted {o.verdict:<24} {o.id}")
-    print(f"lock {args.lock}: {len(accepted)} step(s) accepted, reason stored: {args.reason.strip()!r}")
+    print(f"lock {plan.lock}: {len(accepted)} step(s) accepted, reason stored: {args.reason.strip()!r}")
     return 0
 
 
 def _cmd_rebuild_lock(args: argparse.Namespace) -> int:
-    from .verify import rebuild_lock
+    from .provenance.verify import rebuild_lock
 
+    plan = Plan.load(args.config)
     if not args.yes:
         print(
-            f"samebits: error: rebuild-lock replaces {args.lock} with the records of {args.results}/; "
+            f"samebits: error: rebuild-lock replaces {plan.lock} with the records of this run; "
             "add --yes to do it (the old file is kept as a .bak)",
             file=sys.stderr,
         )
         return 2
-    n, backup = rebuild_lock(_records(args.results), args.lock)
+    n, backup = rebuild_lock(_records(plan), plan.lock)
     kept = f"; the old one is kept as {backup}" if backup else ""
-    print(f"lock {args.lock}: rebuilt from {n} step records{kept}")
+    print(f"lock {plan.lock}: rebuilt from {n} step records{kept}")
     return 0
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from .treediff import diff_trees, format_table
+    from .diagnostics.treediff import diff_trees, format_table
 
     result = diff_trees(args.a, args.b)
     if args.json:
         print(json.dumps(result, indent=1, sort_keys=True))
     else:
-        print(format_table(result))
+        print(format_table(result), end="")
     return 0 if result["identical"] else 1
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from .audit import audit, format_report
+    from .diagnostics.audit import audit, format_report
 
     result = audit(
         args.config,
@@ -99,33 +112,33 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_env(args: argparse.Namespace) -> int:
-    from . import determinism, envinfo
+    from .provenance import fingerprint
 
     if args.check:
-        from . import lock as lockmod
+        from .provenance import lock as lockmod
 
-        lock = lockmod.read(args.lock)
+        plan = Plan.load(args.config)
+        lock = lockmod.read(plan.lock)
         if not lock.environments:
-            print(f"{args.lock}: no environment recorded yet")
+            print(f"{plan.lock}: no environment recorded yet")
             return 0
-        workflow_vars = {k for p in determinism.PROFILES for k in determinism.process_env(p)}
-        lines = envinfo.differences_from_lock(lock, ignore_variables=workflow_vars)
-        deciding = [line for line in lines if not envinfo.is_context(line)]
-        if not lines:
-            print(f"this environment matches the one {args.lock} was made in")
+        found = fingerprint.differences_from_lock(lock, ignore_variables=plan.process_env())
+        lines = "\n".join(f"  {d}" for d in found)
+        if not found:
+            print(f"this environment matches the one {plan.lock} was made in")
             return 0
-        if not deciding:
-            print(f"this environment gives the bits of the one {args.lock} was made in; only context differs:")
-            print("\n".join(f"  {line}" for line in lines))
+        if not any(d.deciding for d in found):
+            print(f"this environment gives the bits of the one {plan.lock} was made in; only context differs:")
+            print(lines)
             return 0
-        print(f"this environment differs from the one {args.lock} was made in:")
-        print("\n".join(f"  {line}" for line in lines))
+        print(f"this environment differs from the one {plan.lock} was made in:")
+        print(lines)
         return 1
     if args.exports:
-        for key, value in determinism.process_env(args.profile, args.threads).items():
+        for key, value in Plan.load(args.config).process_env().items():
             print(f"export {key}={value}")
         return 0
-    fp = envinfo.fingerprint()
+    fp = fingerprint.fingerprint()
     if args.json:
         print(json.dumps(fp, indent=1, sort_keys=True))
         return 0
@@ -141,12 +154,15 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 
 def _cmd_portability(args: argparse.Namespace) -> int:
-    from . import emulation, portability
+    from .diagnostics import emulation, portability
 
+    plan = Plan.load(args.config)
     result = portability.run(
         args.cpu or emulation.DEFAULT_CPUS,
         args.cases.split(",") if args.cases else None,
-        profile=args.profile,
+        profile=args.profile or plan.profile,
+        threads=plan.threads,
+        op_determinism=plan.op_determinism,
         jobs=args.jobs,
         progress=lambda line: print(f"samebits portability: {line}", file=sys.stderr, flush=True),
     )
@@ -155,9 +171,9 @@ def _cmd_portability(args: argparse.Namespace) -> int:
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
-    from .lint import lint_config
+    from .diagnostics.lint import lint
 
-    warnings = lint_config(args.config)
+    warnings = lint(Plan.load(args.config))
     if args.json:
         print(json.dumps([w.as_dict() for w in warnings], indent=1, sort_keys=True))
     else:
@@ -167,34 +183,38 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     return 1 if warnings else 0
 
 
+def _config_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        default=layout.CONFIG_FILE,
+        help=f"the workflow's configuration (default: {layout.CONFIG_FILE}); the lock, the tolerance "
+        "and the run's records come from it",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="samebits", description="Prove that a rerun gives the same bits.")
     parser.add_argument("--version", action="version", version=f"samebits {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("verify", help="compare the step records of a run with samebits.lock")
-    p.add_argument("--results", default="results", help="results directory (default: results)")
-    p.add_argument("--lock", default="samebits.lock", help="lock file (default: samebits.lock)")
+    p = sub.add_parser("verify", help="compare the step records of a run with the lock")
+    _config_option(p)
     p.add_argument("--check", action="store_true", help="never write the lock, only report")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"tolerance for drift (default {DEFAULT_RTOL})")
-    p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"tolerance for drift (default {DEFAULT_ATOL})")
     p.set_defaults(func=_cmd_verify)
 
-    p = sub.add_parser("accept", help="take drifted or diverged steps into the lock, with a reason")
+    p = sub.add_parser("accept", help="take drifted, diverged or edited steps into the lock, with a reason")
+    _config_option(p)
     p.add_argument("--reason", required=True, help="why these results are accepted (stored in the lock)")
-    p.add_argument("--step", choices=["split", "init", "train", "evaluate"], help="only this step")
+    p.add_argument("--step", choices=layout.STEPS, help="only this step")
     p.add_argument("--experiment", help="only this experiment (or data set, for split)")
     p.add_argument("--seed", type=int, help="only this seed")
-    p.add_argument("--all", action="store_true", help="every drifted or diverged step")
-    p.add_argument("--results", default="results", help="results directory (default: results)")
-    p.add_argument("--lock", default="samebits.lock", help="lock file (default: samebits.lock)")
+    p.add_argument("--all", action="store_true", help="every drifted, diverged or edited step")
     p.set_defaults(func=_cmd_accept)
 
     p = sub.add_parser("rebuild-lock", help="replace an unreadable lock with one built from the current records")
+    _config_option(p)
     p.add_argument("--yes", action="store_true", help="really replace it (the old file is kept as a .bak)")
-    p.add_argument("--results", default="results", help="results directory (default: results)")
-    p.add_argument("--lock", default="samebits.lock", help="lock file (default: samebits.lock)")
     p.set_defaults(func=_cmd_rebuild_lock)
 
     p = sub.add_parser("diff", help="compare two result trees tensor by tensor (two machines, two runs)")
@@ -204,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("audit", help="run one chain twice, varying what must not matter; --hazards: what does")
-    p.add_argument("--config", default="config/config.yaml", help="config file (default: config/config.yaml)")
+    _config_option(p)
     p.add_argument("--experiment", help="experiment to audit (default: the first)")
     p.add_argument("--seed", type=int, help="seed to audit (default: the first)")
     p.add_argument("--hazards", action="store_true", help="also flip threads, op determinism, ISA cap, oneDNN ops")
@@ -213,24 +233,23 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("env", help="print this machine's environment fingerprint")
+    _config_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--exports", action="store_true", help="print the determinism variables as shell exports")
-    p.add_argument("--profile", default="portable", help="determinism profile for --exports")
-    p.add_argument("--threads", type=int, default=1, help="thread count for --exports")
+    p.add_argument("--exports", action="store_true", help="print the configuration's determinism variables as exports")
     p.add_argument("--check", action="store_true", help="compare with the lock's environment; exit 1 if it differs")
-    p.add_argument("--lock", default="samebits.lock", help="lock file for --check (default: samebits.lock)")
     p.set_defaults(func=_cmd_env)
 
     p = sub.add_parser("portability", help="which ops and layers give the same bits on other CPUs (emulated)")
+    _config_option(p)
     p.add_argument("--cpu", action="append", help="QEMU CPU model to emulate; repeat (default: Haswell, EPYC-Milan)")
     p.add_argument("--cases", help="comma-separated cases to run (default: all)")
-    p.add_argument("--profile", default="portable", help="determinism profile (default: portable)")
+    p.add_argument("--profile", help="determinism profile (default: the configuration's)")
     p.add_argument("--jobs", type=int, help="emulated CPUs run at once (default: one per core)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_portability)
 
     p = sub.add_parser("lint", help="warn about layers and settings that keep the bits from travelling to other CPUs")
-    p.add_argument("--config", default="config/config.yaml", help="config file (default: config/config.yaml)")
+    _config_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_lint)
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from samebits import envinfo
-from samebits.audit import audit, format_report
+from samebits.diagnostics.audit import audit, format_report
+from samebits.provenance import cpu
 
 pytestmark = pytest.mark.e2e
 
@@ -97,7 +97,7 @@ def test_lifting_the_isa_cap_changes_the_bits_from_train_on_above_avx2(audited):
     result, _ = audited
     v = _variation(result, "isa_cap")
     assert v["ok"], v.get("tail")
-    above = envinfo.cpu_info()["isa"] not in ("AVX2",)
+    above = cpu.cpu_info()["isa"] not in ("AVX2",)
     changed = "different" if above else "identical"
     assert v["steps"] == {
         "split/digits/seed=0": "identical",

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
+from tests.helpers import samebits
+
 pytestmark = pytest.mark.e2e
-
-
-def samebits(workdir, *args):
-    cmd = [sys.executable, "-m", "samebits.cli", *args]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=120)
 
 
 def test_verify_check_reports_identical_without_writing(tiny_copy):
@@ -34,12 +29,21 @@ def test_verify_reports_a_corrupt_lock_and_leaves_it(tiny_copy):
     assert (tiny_copy / "samebits.lock").read_text() == "{oops"
 
 
-def test_env_prints_the_fingerprint(tmp_path):
+def test_env_prints_the_fingerprint_and_the_configurations_exports(tiny_copy, tmp_path):
     proc = samebits(tmp_path, "env", "--json")
     fp = json.loads(proc.stdout)
     assert fp["packages"]["tensorflow"] and fp["cpu"]["flags"]
-    exports = samebits(tmp_path, "env", "--exports").stdout
+    exports = samebits(tiny_copy, "env", "--exports").stdout
     assert "export PYTHONHASHSEED=0" in exports and "export ONEDNN_MAX_CPU_ISA=AVX2" in exports
+    missing = samebits(tmp_path, "env", "--exports")
+    assert missing.returncode == 2 and "config/config.yaml: no such configuration file" in missing.stderr
+
+
+def test_verify_says_which_records_are_missing(tiny_copy):
+    (tiny_copy / "results/experiments/cnn/seed0/train.record.json").unlink()
+    proc = samebits(tiny_copy, "verify", "--check")
+    assert proc.returncode == 2
+    assert "1 of the run's 10 step records are missing (results/experiments/cnn/seed0/train.record.json)" in proc.stderr
 
 
 def test_rebuild_lock_is_explicit_and_keeps_the_broken_file(tiny_copy, tiny_run):

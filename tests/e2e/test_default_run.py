@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from conftest import REPO, explain, make_workdir, run_snakemake, statuses
+from tests.helpers import REPO, explain, make_workdir, run_snakemake, statuses
 
 pytestmark = pytest.mark.e2e
 

@@ -6,40 +6,44 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
+import shutil
 import textwrap
 
 import numpy as np
 import pytest
+import yaml
 
-from conftest import explain, make_workdir, run_snakemake, statuses, verification
-from samebits.hashing import hash_json_obj, hash_npz, hash_output
+from samebits.core import fileio, layout
+from samebits.core.hashing import hash_json_obj, hash_npz, hash_output
+from samebits.provenance import lock as lockmod
+from samebits.provenance import records
+from tests.helpers import explain, job_counts, make_workdir, run_snakemake, samebits, statuses, verification
 
 pytestmark = pytest.mark.e2e
 
 
-def samebits(workdir, *args):
-    cmd = [sys.executable, "-m", "samebits.cli", *args]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=120)
-
-
 def _fake_drift(workdir, l2_factor):
-    """Make the lock say: made with TensorFlow 2.20.0, and the MLP's weights came out other."""
+    """Make the lock say: made with TensorFlow 2.20.0, and the MLP's weights came out other.
+
+    The entries are sealed again, as another machine's run would have sealed them: a seal
+    catches a hand edit, not a forger, and this test plays the forger to stand for a lock
+    made on another machine."""
     path = workdir / "samebits.lock"
     lock = json.loads(path.read_text())
     renamed = {}
     for env_id, env in list(lock["environments"].items()):
         env["packages"]["tensorflow"] = "2.20.0"
-        renamed[env_id] = "env-" + hash_json_obj(env)[7:19]  # ids are content hashes
+        renamed[env_id] = lockmod.environment_id(env)  # ids are content hashes
         lock["environments"][renamed[env_id]] = lock["environments"].pop(env_id)
     for entry in lock["steps"].values():
         entry["environment"] = renamed[entry["environment"]]
     weights = lock["steps"]["train/mlp/seed=0"]["outputs"]["weights"]
     weights["sha256"] = "sha256:" + "ab" * 32
     weights["arrays"]["dense_1/kernel"]["l2"] *= l2_factor
+    for entry in lock["steps"].values():
+        entry["seal"] = hash_json_obj({k: v for k, v in entry.items() if k != "seal"})
     path.write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
-    (workdir / "results" / "verified.ok").unlink()  # verify runs again, nothing else does
+    (workdir / layout.verify.verdict).unlink()  # verify runs again, nothing else does
     return path.read_bytes()
 
 
@@ -53,7 +57,7 @@ def test_drift_within_tolerance_is_equivalent_warns_and_passes(tiny_copy):
     assert warning < out.index("rule verify:")
     assert "drifted (equivalent) train/mlp/seed=0" in proc.stdout
     assert "environment.packages.tensorflow 2.20.0 → 2.21.0" in proc.stdout
-    assert "WARNING: 1 step(s) drifted" in proc.stdout
+    assert "WARNING: 1 step(s) drifted" in proc.stdout and "(rtol 1e-05, atol 1e-08)" in proc.stdout
     assert (tiny_copy / "samebits.lock").read_bytes() == altered
     step = next(s for s in verification(tiny_copy)["steps"] if s["id"] == "train/mlp/seed=0")
     assert step["status"] == "drifted" and step["equivalent"] is True and not step["failing"]
@@ -65,7 +69,7 @@ def test_drift_within_tolerance_is_equivalent_warns_and_passes(tiny_copy):
 def test_drift_beyond_tolerance_is_not_reproduced_then_accept_takes_it_with_a_reason(tiny_copy):
     altered = _fake_drift(tiny_copy, 1.001)
     proc = run_snakemake(tiny_copy)
-    assert proc.returncode != 0, explain(proc)
+    assert proc.returncode == 1, explain(proc)
     assert "DRIFTED (NOT REPRODUCED) train/mlp/seed=0" in proc.stdout
     assert re.search(r"weights dense_1/kernel l2 .* beyond tolerance", proc.stdout)
     assert (tiny_copy / "samebits.lock").read_bytes() == altered
@@ -78,6 +82,7 @@ def test_drift_beyond_tolerance_is_not_reproduced_then_accept_takes_it_with_a_re
     entry = after["steps"]["train/mlp/seed=0"]
     assert entry["accepted"] == {"reason": "TF 2.21 upgrade", "status": "drifted"}
     assert entry["outputs"]["weights"]["sha256"] == hash_npz(tiny_copy / "results/experiments/mlp/seed0/weights.npz")[0]
+    assert lockmod.read(tiny_copy / "samebits.lock").edited("train/mlp/seed=0") is None  # accept seals it
     for step_id in set(before["steps"]) - {"train/mlp/seed=0"}:
         assert after["steps"][step_id] == before["steps"][step_id], step_id
     for env_id, env in before["environments"].items():
@@ -86,6 +91,25 @@ def test_drift_beyond_tolerance_is_not_reproduced_then_accept_takes_it_with_a_re
     again = run_snakemake(tiny_copy)
     assert again.returncode == 0, explain(again)
     assert statuses(tiny_copy)["train/mlp/seed=0"] == "identical"
+
+
+def test_the_command_and_the_workflow_judge_with_the_configurations_tolerance(tiny_copy):
+    altered = _fake_drift(tiny_copy, 1.01)  # beyond the default rtol 1e-5, within 0.5
+    config_path = tiny_copy / layout.CONFIG_FILE
+    config = yaml.safe_load(config_path.read_text())
+    config["verify"] = {"rtol": 0.5}
+    config_path.write_text(yaml.safe_dump(config))
+    command = samebits(tiny_copy, "verify", "--check")
+    workflow = run_snakemake(tiny_copy)
+    for proc in (command, workflow):
+        assert proc.returncode == 0, explain(proc)
+        assert "drifted (equivalent) train/mlp/seed=0" in proc.stdout, explain(proc)
+        assert "(rtol 0.5, atol 1e-08)" in proc.stdout, explain(proc)
+    assert (tiny_copy / "samebits.lock").read_bytes() == altered
+    config["verify"] = {"rtol": 1e-6}
+    config_path.write_text(yaml.safe_dump(config))
+    strict = samebits(tiny_copy, "verify", "--check")
+    assert strict.returncode == 1 and "DRIFTED (NOT REPRODUCED) train/mlp/seed=0" in strict.stdout
 
 
 def test_accept_refuses_without_a_reason_or_a_selection(tiny_copy):
@@ -110,8 +134,12 @@ def test_output_rewritten_with_its_mtime_put_back_is_stale_and_regenerated(tiny_
 
     dry = run_snakemake(tiny_copy, "-n")
     assert "stale: split/digits/seed=0: output split" in dry.stderr + dry.stdout
-    assert "would rerun it (dry run)" in dry.stderr + dry.stdout
-    assert (tiny_copy / "results/splits/digits/seed0/split.record.json").exists()  # a dry run removes nothing
+    assert "changed since the step ran; it will be rerun" in dry.stderr + dry.stdout
+    # the dry run shows what a real run will execute: the stale chain, what follows it, verify
+    expected = {"split": 1, "init": 2, "train": 2, "evaluate": 2, "figures": 2, "summarize": 1, "verify": 1, "all": 1}
+    assert job_counts(dry) == expected, explain(dry)
+    assert (tiny_copy / "results/splits/digits/seed0/split.record.json").exists()  # and leaves every file
+    assert not (tiny_copy / layout.SET_ASIDE).exists()
 
     proc = run_snakemake(tiny_copy)
     assert proc.returncode == 0, explain(proc)
@@ -131,7 +159,7 @@ def test_verify_names_a_tampered_output_with_expected_and_found_checksums(tiny_c
     proc = samebits(tiny_copy, "verify")
     assert proc.returncode == 1
     assert "TAMPERED  evaluate/cnn/seed=0" in proc.stdout
-    assert f"found {hash_output(metrics)['sha256'][:23]}" in proc.stdout
+    assert f"found {hash_output(metrics)['sha256'][7:23]}…" in proc.stdout
     assert (tiny_copy / "samebits.lock").read_bytes() == lock
 
 
@@ -189,7 +217,7 @@ def test_unseeded_randomness_is_caught_as_diverged_at_train_from_epoch_1(tmp_pat
     assert rec["code"]["builder"].startswith("sha256:")
 
     proc = run_snakemake(workdir, "--forceall")
-    assert proc.returncode != 0, explain(proc)
+    assert proc.returncode == 1, explain(proc)
     st = statuses(workdir)
     assert st["split/digits/seed=0"] == st["init/noisy/seed=0"] == "identical"
     assert st["train/noisy/seed=0"] == "diverged"
@@ -206,19 +234,20 @@ def test_unseeded_randomness_is_caught_as_diverged_at_train_from_epoch_1(tmp_pat
     assert (workdir / "samebits.lock").read_bytes() == lock
 
 
-def test_diff_of_two_trees_names_the_one_tensor_that_differs(tiny_run, tmp_path):
-    from samebits import fileio, records
-
-    other = tmp_path / "b"
-    import shutil
-
-    shutil.copytree(tiny_run / "results", other / "results")
-    weights = other / "results/experiments/mlp/seed0/weights.npz"
+def _bump_kernel(weights):
     arrays = dict(np.load(weights))
     kernel = arrays["dense_1/kernel"].copy()
     kernel[3, 2] = np.nextafter(kernel[3, 2], np.float32(np.inf))
     arrays["dense_1/kernel"] = kernel
     fileio.write_npz(weights, arrays)
+    return kernel
+
+
+def test_diff_of_two_trees_names_the_one_tensor_that_differs(tiny_run, tmp_path):
+    other = tmp_path / "b"
+    shutil.copytree(tiny_run / "results", other / "results")
+    weights = other / "results/experiments/mlp/seed0/weights.npz"
+    kernel = _bump_kernel(weights)
     record_path = other / "results/experiments/mlp/seed0/train.record.json"
     record = json.loads(record_path.read_text())
     record["outputs"]["weights"]["sha256"] = hash_npz(weights)[0]
@@ -238,3 +267,18 @@ def test_diff_of_two_trees_names_the_one_tensor_that_differs(tiny_run, tmp_path)
     assert "dense_1/kernel" in table and "max ULP 1" in table
     same = samebits(tmp_path, "diff", str(tiny_run / "results"), str(tiny_run / "results"))
     assert same.returncode == 0 and "identical" in same.stdout
+
+
+def test_diff_compares_the_files_not_the_records(tiny_run, tmp_path):
+    other = tmp_path / "b"
+    shutil.copytree(tiny_run / "results", other / "results")
+    same = samebits(tmp_path, "diff", str(tiny_run / "results"), str(other / "results"))
+    assert same.returncode == 0 and "A and B are identical: 10 steps" in same.stdout, same.stdout + same.stderr
+    _bump_kernel(other / "results/experiments/mlp/seed0/weights.npz")  # its record untouched
+    proc = samebits(tmp_path, "diff", str(tiny_run / "results"), str(other / "results"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 of 10 steps differ" in proc.stdout
+    assert re.search(r"train/mlp/seed=0\s+weights\s+B: does not match its record", proc.stdout), proc.stdout
+    assert re.search(r"train/mlp/seed=0\s+weights\s+dense_1/kernel\s+.*max ULP 1\s+1/\d+ differ", proc.stdout)
+    broken = samebits(tmp_path, "diff", str(tiny_run / "results"), str(tmp_path / "nowhere"))
+    assert broken.returncode == 2 and "not a directory" in broken.stderr

@@ -11,8 +11,6 @@ every step of the MLP and the CNN bit for bit; the BatchNormalization model, whi
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,22 +18,22 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIGS, REPO, copy_run, explain, make_workdir, run_snakemake, statuses
-from samebits import emulation
-from samebits.errors import SamebitsError
-from samebits.portability import NOT_PORTABLE_ACTIVATIONS, NOT_PORTABLE_LAYERS
+from samebits.core.errors import SamebitsError
+from samebits.diagnostics import emulation
+from samebits.diagnostics.portable_ops import NOT_PORTABLE_ACTIVATIONS, NOT_PORTABLE_LAYERS
+from samebits.diagnostics.probes import CASES
+from samebits.provenance.cpu import isa_level
+from tests.helpers import REPO, clean_env, copy_run, explain, make_emulation_workdir, run_snakemake, samebits, statuses
 
 pytestmark = pytest.mark.e2e
 
 CPUS = emulation.DEFAULT_CPUS
-CONFIG = CONFIGS / "emulation.yaml"
-BUILDERS = ("isa_witness.py", "batchnorm.py")
 WITNESS = Path("logs/isa_witness.txt")
 STEPS = ("init", "train", "evaluate")
 
 GRANDCHILD = (
     "import json, sys\n"
-    "from samebits.emulation import cpu_features, isa_level\n"
+    "from samebits.provenance.cpu import cpu_features, isa_level\n"
     "f = cpu_features()\n"
     "seen = {'executable': sys.executable, 'isa': isa_level(), 'AVX2': f['AVX2'], 'AVX512F': f['AVX512F']}\n"
     "print(json.dumps(seen))\n"
@@ -63,19 +61,9 @@ def pythons(qemu, tmp_path_factory) -> dict[str, Path]:
     return {cpu: emulation.emulated_python(cpu, base / cpu, qemu=qemu) for cpu in CPUS}
 
 
-def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
-
-
-def samebits_cmd(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """The samebits command, run from the repository (builders are found relative to it)."""
-    cmd = [sys.executable, "-m", "samebits.cli", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=_env(), cwd=REPO)
-
-
 @pytest.mark.parametrize("cpu", CPUS)
 def test_a_grandchild_of_the_emulated_python_sees_the_emulated_cpu(pythons, cpu):
-    proc = subprocess.run([pythons[cpu], "-c", CHILD], capture_output=True, text=True, timeout=300, env=_env())
+    proc = subprocess.run([pythons[cpu], "-c", CHILD], capture_output=True, text=True, timeout=300, env=clean_env())
     assert proc.returncode == 0, proc.stderr
     seen = json.loads(proc.stdout)
     # AVX2 without AVX-512, whatever the host has: CPUID comes from QEMU's model
@@ -85,7 +73,8 @@ def test_a_grandchild_of_the_emulated_python_sees_the_emulated_cpu(pythons, cpu)
 
 def test_portability_command_reports_dense_portable_and_agrees_with_the_known_tables(qemu):
     cases = ["dense", "conv2d", "batchnorm_train", "batchnorm_infer", "layernorm", "groupnorm", "gelu"]
-    proc = samebits_cmd("portability", "--cpu", "Haswell", "--cases", ",".join(cases), "--json", timeout=900)
+    # the repository's own configuration (read only: the probe writes under a temp dir)
+    proc = samebits(REPO, "portability", "--cpu", "Haswell", "--cases", ",".join(cases), "--json", timeout=900)
     assert proc.returncode == 0, proc.stderr
     assert "Haswell: [7/7] gelu" in proc.stderr  # progress, case by case
     result = json.loads(proc.stdout)
@@ -94,8 +83,6 @@ def test_portability_command_reports_dense_portable_and_agrees_with_the_known_ta
     assert list(rows) == cases
     assert rows["dense"]["portable"] and rows["dense"]["cpus"]["Haswell"]["match"]
     # the tables lint uses are what this measurement says
-    from samebits.portability import CASES
-
     for case, row in rows.items():
         layers = CASES[case].layers
         known_bad = any(layer in NOT_PORTABLE_LAYERS for layer in layers) or case in NOT_PORTABLE_ACTIVATIONS
@@ -103,14 +90,6 @@ def test_portability_command_reports_dense_portable_and_agrees_with_the_known_ta
         if not row["portable"]:
             assert row["cpus"]["Haswell"]["max_ulp"] > 0
     assert set(result["not_portable"]) == {c for c, r in rows.items() if not r["portable"]}
-
-
-def _workdir(dest: Path) -> Path:
-    workdir = make_workdir(dest, CONFIG)
-    (workdir / "tests" / "models").mkdir(parents=True)
-    for name in BUILDERS:
-        shutil.copy2(REPO / "tests" / "models" / name, workdir / "tests" / "models" / name)
-    return workdir
 
 
 def _witness(workdir: Path) -> list[tuple[str, str]]:
@@ -122,7 +101,7 @@ def _witness(workdir: Path) -> list[tuple[str, str]]:
 def runs(pythons, tmp_path_factory):
     """The native run, then a --forceall rerun of it under each emulated CPU, all at once."""
     base = tmp_path_factory.mktemp("emulation")
-    native = _workdir(base / "native")
+    native = make_emulation_workdir(base / "native")
     t0 = time.monotonic()
     proc = run_snakemake(native)
     assert proc.returncode == 0, explain(proc)
@@ -132,7 +111,9 @@ def runs(pythons, tmp_path_factory):
         copy = copy_run(native, base / cpu)
         (copy / WITNESS).unlink()
         cmd = [str(pythons[cpu]), "-m", "snakemake", "--cores", "1", "--forceall"]
-        popen = subprocess.Popen(cmd, cwd=copy, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        popen = subprocess.Popen(
+            cmd, cwd=copy, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         started[cpu] = (copy, popen, time.monotonic())
     done = {}
     for cpu, (copy, popen, t0) in started.items():
@@ -156,12 +137,12 @@ def test_the_portable_profile_reproduces_mlp_and_cnn_bit_for_bit_on_an_emulated_
     # in each step's own process (Snakemake's grandchild here), saw the emulated CPU...
     assert _witness(workdir) == [("AVX2", str(pythons[cpu]))] * len(STEPS)
     # ...while the native run's saw this machine's
-    assert _witness(native) == [(emulation.isa_level(), sys.executable)] * len(STEPS)
+    assert _witness(native) == [(isa_level(), sys.executable)] * len(STEPS)
 
 
 @pytest.mark.parametrize("cpu", CPUS)
-def test_what_lint_warns_about_is_what_does_not_reproduce_on_an_emulated_cpu(runs, cpu):
-    lint = samebits_cmd("lint", "--config", str(CONFIG.relative_to(REPO)), "--json")
+def test_what_lint_warns_about_is_what_does_not_reproduce_on_an_emulated_cpu(runs, cpu, tmp_path):
+    lint = samebits(make_emulation_workdir(tmp_path / "lint"), "lint", "--json")
     assert lint.returncode == 1, lint.stderr
     warned = {w["experiment"] for w in json.loads(lint.stdout)}
     assert warned == {"bn"}

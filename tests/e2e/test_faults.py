@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import CONFIGS, explain, make_workdir, run_snakemake
-from samebits import ondisk, records
+from samebits.provenance import ondisk, records
+from tests.helpers import CONFIGS, explain, make_workdir, run_snakemake
 
 pytestmark = pytest.mark.e2e
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import CONFIGS, REPO
+from tests.helpers import CONFIGS, REPO, make_emulation_workdir, samebits
 
 pytestmark = pytest.mark.e2e
 
 
-def lint(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "samebits.cli", "lint", *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+def lint(*args: str, cwd=REPO):
+    """samebits lint (it only reads: the repository's own configuration is safe to lint in place)."""
+    return samebits(cwd, "lint", *args)
 
 
 def test_the_default_config_has_no_warnings():
@@ -24,14 +22,16 @@ def test_the_default_config_has_no_warnings():
     assert proc.stdout.strip() == "samebits lint: config/config.yaml: no portability warning(s)"
 
 
-def test_a_batchnorm_model_is_named_with_its_layer_and_the_docs_and_only_it():
-    proc = lint("--config", "tests/configs/emulation.yaml")
+def test_a_batchnorm_model_is_named_with_its_layer_and_the_docs_and_only_it(tmp_path):
+    # in a copy: the test builder of the emulation config writes a witness file where it runs
+    workdir = make_emulation_workdir(tmp_path / "wd")
+    proc = lint(cwd=workdir)  # its config/config.yaml is tests/configs/emulation.yaml
     assert proc.returncode == 1, proc.stdout + proc.stderr
     warnings = [line for line in proc.stdout.splitlines() if line.startswith("samebits lint: warning:")]
     assert len(warnings) == 1, proc.stdout
     assert "experiment 'bn' uses BatchNormalization (layer 'bn_1')" in warnings[0]
     assert "docs/portability.md" in warnings[0]
-    assert proc.stdout.splitlines()[-1] == "samebits lint: tests/configs/emulation.yaml: 1 portability warning(s)"
+    assert proc.stdout.splitlines()[-1] == "samebits lint: config/config.yaml: 1 portability warning(s)"
 
 
 def test_a_non_portable_profile_and_a_gelu_activation_warn(tmp_path):

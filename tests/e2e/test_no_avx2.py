@@ -1,4 +1,4 @@
-"""A CPU without AVX2 is told, before any job, that portable bits need AVX2 (issue #8).
+"""A CPU without AVX2 is told, before any job, that portable bits need AVX2.
 
 The CPU is a real one, emulated: QEMU's ``-cpu SandyBridge`` answers CPUID with AVX but no
 AVX2, and the whole workflow start (Snakemake parsing the Snakefile) runs under it.
@@ -11,8 +11,8 @@ import subprocess
 
 import pytest
 
-from conftest import CONFIGS, make_workdir
-from samebits import emulation
+from samebits.diagnostics import emulation
+from tests.helpers import CONFIGS, make_workdir
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ def sandy_bridge(tmp_path_factory):
 
 
 def test_the_emulated_cpu_really_lacks_avx2(sandy_bridge):
-    code = "from samebits.emulation import isa_level; print(isa_level())"
+    code = "from samebits.provenance.cpu import isa_level; print(isa_level())"
     out = subprocess.run([sandy_bridge, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "AVX"

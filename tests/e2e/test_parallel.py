@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import CONFIGS, explain, make_workdir, statuses
+from tests.helpers import CONFIGS, explain, make_workdir, statuses
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,18 @@ import re
 import pytest
 import yaml
 
-from conftest import CONFIGS, explain, jobs_run, make_workdir, run_snakemake, statuses, verification
+from samebits.core import layout
+from tests.helpers import (
+    CONFIGS,
+    causes,
+    explain,
+    job_counts,
+    jobs_run,
+    make_workdir,
+    run_snakemake,
+    statuses,
+    verification,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -35,10 +46,10 @@ def test_fresh_run_reports_every_step_new_and_writes_the_lock(tiny_run):
     assert set(statuses(tiny_run)) == TINY_STEPS
     assert set(statuses(tiny_run).values()) == {"new"}
     lock = json.loads((tiny_run / "samebits.lock").read_text())
-    assert lock["schema"] == 1
+    assert lock["schema"] == 2
     assert set(lock["steps"]) == TINY_STEPS
-    assert (tiny_run / "results" / "verified.ok").is_file()
-    assert "10 steps: 10 new" in (tiny_run / "results" / "verification.md").read_text()
+    assert (tiny_run / layout.verify.verdict).read_text().startswith("passed\nsamebits verify: 10 steps: 10 new\n")
+    assert "10 steps: 10 new" in (tiny_run / layout.verify.markdown).read_text()
     # the .keras container exists for users but is never part of what is compared
     assert (tiny_run / "results/experiments/mlp/seed0/model.keras").is_file()
     assert "model.keras" not in (tiny_run / "samebits.lock").read_text()
@@ -80,11 +91,12 @@ def test_rerun_has_nothing_to_do_and_imports_no_tensorflow(tiny_copy):
     again = run_snakemake(tiny_copy, python_flags=("-X", "importtime"))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, explain(again)
     imported = re.findall(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", again.stderr)
-    assert "samebits.ondisk" in imported and "samebits.records" not in imported
+    assert "samebits.provenance.ondisk" in imported and "samebits.provenance.records" not in imported
+    assert "samebits.config.checks" not in imported  # the checked configuration came from the cache
 
 
 def test_verify_leaves_an_index_of_every_record(tiny_run):
-    index = json.loads((tiny_run / ".snakemake" / "samebits" / "ondisk-index.json").read_text())
+    index = json.loads((tiny_run / layout.RECORD_INDEX).read_text())
     written = sorted(str(p.relative_to(tiny_run)) for p in (tiny_run / "results").rglob("*.record.json"))
     assert sorted(index["records"]) == written and len(written) == 10
 
@@ -130,14 +142,14 @@ def test_changing_epochs_reruns_only_that_experiment_and_reports_changed(tiny_co
     assert {k for k, v in st.items() if v == "changed"} == downstream
     assert {v for k, v in st.items() if k not in downstream} == {"identical"}
     train = next(s for s in verification(tiny_copy)["steps"] if s["id"] == "train/mlp/seed=0")
-    assert "params.epochs 2 → 3" in train["causes"]
+    assert "params.epochs 2 → 3" in causes(train)
     assert "params.epochs 2 → 3" in proc.stdout
     lock_after = json.loads((tiny_copy / "samebits.lock").read_text())
     assert lock_after["steps"]["train/mlp/seed=0"]["params"]["epochs"] == 3
     assert lock_after["steps"]["train/cnn/seed=0"] == lock_before["steps"]["train/cnn/seed=0"]
 
 
-def test_altered_lock_checksum_is_reported_diverged_and_the_lock_is_kept(tiny_copy):
+def test_a_lock_entry_edited_by_hand_is_reported_edited_once_and_the_lock_is_kept(tiny_copy):
     lock_path = tiny_copy / "samebits.lock"
     lock = json.loads(lock_path.read_text())
     lock["steps"]["train/mlp/seed=0"]["outputs"]["weights"]["sha256"] = "sha256:" + "0" * 64
@@ -145,17 +157,24 @@ def test_altered_lock_checksum_is_reported_diverged_and_the_lock_is_kept(tiny_co
     altered = lock_path.read_bytes()
 
     proc = run_snakemake(tiny_copy, "--forceall")
-    assert proc.returncode != 0, explain(proc)
-    assert re.search(r"DIVERGED\s+train/mlp/seed=0", proc.stdout), explain(proc)
-    assert "output weights: expected 0000000000000000" in proc.stdout
+    assert proc.returncode == 1, explain(proc)
+    assert re.search(r"EDITED\s+train/mlp/seed=0", proc.stdout), explain(proc)
+    assert "the lock entry was edited by hand: its seal" in proc.stdout
+    # one clean verdict, then one line that says the run failed, and no job error
+    assert proc.stdout.count("samebits verify: 10 steps: 1 edited, 9 identical") == 1, explain(proc)
+    assert "samebits verify:" not in proc.stderr
+    assert "samebits: verification failed; samebits.lock was kept as it was" in proc.stderr
+    for noise in ("RuleException", "CalledProcessError", "Error in rule"):
+        assert noise not in proc.stdout + proc.stderr, explain(proc)
     assert lock_path.read_bytes() == altered
     st = statuses(tiny_copy)
-    assert st["train/mlp/seed=0"] == "diverged"
+    assert st["train/mlp/seed=0"] == "edited"
     assert {v for k, v in st.items() if k != "train/mlp/seed=0"} == {"identical"}
-    step = next(s for s in verification(tiny_copy)["steps"] if s["id"] == "train/mlp/seed=0")
-    assert step["outputs"][0]["output"] == "weights"
-    assert (step["experiment"], step["seed"], step["step"]) == ("mlp", 0, "train")
-    assert not (tiny_copy / "results" / "verified.ok").exists()
+    assert (tiny_copy / layout.verify.verdict).read_text().startswith("failed\n")
+
+    again = run_snakemake(tiny_copy, "--dry-run")  # a failed verification is repeated
+    assert job_counts(again) == {"verify": 1, "all": 1}, explain(again)
+    assert (tiny_copy / layout.verify.verdict).read_text().startswith("failed\n")  # the dry run left it
 
 
 def test_two_separate_clones_write_byte_identical_locks(tiny_run, tmp_path):

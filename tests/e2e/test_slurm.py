@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONFIGS, REPO, explain, make_workdir, statuses
+from samebits.core import layout
+from tests.helpers import CONFIGS, REPO, explain, make_workdir, statuses
 
 pytestmark = [
     pytest.mark.e2e,
@@ -114,5 +115,5 @@ def test_slurm_run_writes_the_same_lock_as_a_local_run(slurm_cluster, slurm_plug
 
     # and the same bits
     assert set(statuses(workdir).values()) == {"new"}
-    assert (workdir / "results" / "verified.ok").is_file()
+    assert (workdir / layout.verify.verdict).read_text().startswith("passed\n")
     assert (workdir / "samebits.lock").read_bytes() == tiny_lock.read_bytes()

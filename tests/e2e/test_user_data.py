@@ -9,7 +9,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import explain, make_workdir, run_snakemake, statuses, verification
+from tests.helpers import causes, explain, make_workdir, run_snakemake, statuses, verification
 
 pytestmark = pytest.mark.e2e
 
@@ -87,7 +87,7 @@ def test_csv_data_with_a_custom_builder_reproduces_and_a_changed_value_is_named(
     for seed in (0, 1):
         split_step = steps[f"split/mine/seed={seed}"]
         assert split_step["status"] == "changed"
-        assert any(c.startswith("inputs.dataset.sha256 ") for c in split_step["causes"]), split_step["causes"]
+        assert any(c.startswith("inputs.dataset.sha256 ") for c in causes(split_step)), split_step["causes"]
         # the changed row is in the training or the test part: train or evaluate follows
         downstream = {steps[f"{step}/net/seed={seed}"]["status"] for step in ("train", "evaluate")}
         assert "changed" in downstream

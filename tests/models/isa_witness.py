@@ -10,8 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from samebits.emulation import isa_level
-from samebits.models import build_mlp
+from samebits.ml.models import build_mlp
+from samebits.provenance.cpu import isa_level
 
 WITNESS = Path("logs/isa_witness.txt")
 WITNESS.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
-"""The ISA helper and the emulated interpreter's pieces that need no QEMU (no TensorFlow)."""
+"""The ISA level by CPUID, and the emulated interpreter's pieces that need no QEMU (no TensorFlow)."""
 
 import pytest
 
-from samebits.emulation import ISA_LEVELS, check_cpu_name, cpu_features, isa_level
-from samebits.errors import SamebitsError
+from samebits.core.errors import SamebitsError
+from samebits.diagnostics.emulation import check_cpu_name, ensure_qemu
+from samebits.provenance.cpu import ISA_LEVELS, ISA_ORDER, cpu_features, isa_level
 
 HASWELL = {"SSE41": True, "AVX": True, "F16C": True, "FMA3": True, "AVX2": True, "AVX512F": False}
 SKYLAKE_X = {**HASWELL, "AVX512F": True, "AVX512_SKX": True, "AVX512VNNI": False}
@@ -51,9 +52,12 @@ def test_cpu_names_that_could_break_the_wrapper_script_are_refused(name):
         check_cpu_name(name)
 
 
-def test_without_qemu_and_not_allowed_to_install_the_error_says_what_to_install(monkeypatch, tmp_path):
-    from samebits.emulation import ensure_qemu
+def test_the_two_tables_of_levels_name_the_same_levels():
+    assert sorted(name for name, _ in ISA_LEVELS) == sorted(ISA_ORDER)
+    assert [name for name, _ in ISA_LEVELS] == list(reversed(ISA_ORDER))
 
+
+def test_without_qemu_and_not_allowed_to_install_the_error_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no qemu-x86_64 on it
     with pytest.raises(
         SamebitsError, match=r"qemu-x86_64 is not installed \(not allowed here\).*apt-get install qemu-user"

@@ -1,7 +1,7 @@
 import pytest
 
-from samebits.errors import ConfigError
-from samebits.grids import expand, name_part
+from samebits.config.grids import expand, name_part
+from samebits.core.errors import ConfigError
 
 BASE = {
     "mlp": {"dataset": "digits", "model": {"type": "mlp"}, "train": {"epochs": 2}},

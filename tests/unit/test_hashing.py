@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from samebits.hashing import hash_arrays, hash_file, hash_json_obj, hash_npz, hash_output
+from samebits.core.hashing import hash_arrays, hash_file, hash_json_obj, hash_npz, hash_output
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_summaries_are_exact_enough_and_json_safe(arrays):
 
 
 def test_streaming_crosses_chunk_boundaries(tmp_path, monkeypatch):
-    import samebits.hashing as h
+    import samebits.core.hashing as h
 
     monkeypatch.setattr(h, "_CHUNK", 64)
     big = {"x": np.arange(1001, dtype=np.float64) / 7}
@@ -87,7 +87,7 @@ def test_large_arrays_hash_the_same_in_memory_and_from_file_on_the_overlapped_pa
     be SHA-256 of the canonical stream, and memory and file must agree on the summaries."""
     import hashlib
 
-    from samebits import hashing
+    from samebits.core import hashing
 
     rng = np.random.default_rng(3)
     arrays = {"big": rng.standard_normal(5_000_003).astype(np.float32), "ints": np.arange(3_000_001, dtype=np.int64)}

@@ -4,7 +4,8 @@ import os
 import numpy as np
 import pytest
 
-from samebits import fileio, hashing, ondisk, records
+from samebits.core import fileio, hashing
+from samebits.provenance import ondisk, records
 
 
 @pytest.fixture
@@ -51,17 +52,22 @@ def test_same_content_rewritten_is_fine(step):
     assert ondisk.check(step) == {"stale": [], "tampered": []}
 
 
-def test_invalidate_removes_the_record_and_the_marker_but_not_in_a_dry_run(step, tmp_path):
-    (tmp_path / "verified.ok").write_text("ok")
+def test_find_stale_names_the_step_and_removes_nothing(step, tmp_path):
     _rewrite_keeping_mtime("in.npz", {"x": np.arange(4) + 1})
-    msgs = ondisk.invalidate_stale(["train.record.json"], marker="verified.ok", dry_run=True)
-    assert msgs and "would rerun" in msgs[0] and (tmp_path / "train.record.json").exists()
-    msgs = ondisk.invalidate_stale(["train.record.json"], marker="verified.ok")
-    assert "train/e/seed=0: input split (in.npz) changed" in msgs[0]
-    assert not (tmp_path / "train.record.json").exists() and not (tmp_path / "verified.ok").exists()
+    found = ondisk.find_stale(["train.record.json"])
+    assert found == {"train.record.json": "train/e/seed=0: input split (in.npz) changed since the step ran"}
+    assert (tmp_path / "train.record.json").exists()
 
 
-INDEX = ".snakemake/samebits/ondisk-index.json"
+def test_an_edited_record_is_kept_for_verify_to_name(step, tmp_path):
+    doc = json.loads((tmp_path / "train.record.json").read_text())
+    doc["params"]["epochs"] = 9  # its digest no longer matches
+    (tmp_path / "train.record.json").write_text(json.dumps(doc))
+    _rewrite_keeping_mtime("in.npz", {"x": np.arange(4) + 1})
+    assert ondisk.find_stale(["train.record.json"]) == {}
+
+
+INDEX = ondisk.INDEX
 
 
 def _no_reading(monkeypatch):
@@ -70,19 +76,19 @@ def _no_reading(monkeypatch):
 
 
 def test_index_spares_parsing_an_untouched_tree(step, monkeypatch):
-    assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+    assert ondisk.find_stale(["train.record.json"], index=INDEX) == {}
     entry = json.loads(open(INDEX).read())["records"]["train.record.json"]
     assert "in.npz" in entry and "out.npz" in entry
     with monkeypatch.context() as m:
         _no_reading(m)
-        assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+        assert ondisk.find_stale(["train.record.json"], index=INDEX) == {}
 
 
 def test_index_does_not_hide_a_change_with_mtime_put_back(step, tmp_path):
-    assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+    assert ondisk.find_stale(["train.record.json"], index=INDEX) == {}
     _rewrite_keeping_mtime("in.npz", {"x": np.arange(4) + 1})  # the ctime moves
-    msgs = ondisk.invalidate_stale(["train.record.json"], marker="verified.ok", index=INDEX)
-    assert "input split (in.npz) changed" in msgs[0] and not (tmp_path / "train.record.json").exists()
+    found = ondisk.find_stale(["train.record.json"], index=INDEX)
+    assert "input split (in.npz) changed" in found["train.record.json"]
 
 
 def test_a_copied_tree_is_hashed_once_then_indexed(step, tmp_path, monkeypatch):
@@ -96,11 +102,11 @@ def test_a_copied_tree_is_hashed_once_then_indexed(step, tmp_path, monkeypatch):
     hashed = []
     real = hashing.hash_output
     monkeypatch.setattr(hashing, "hash_output", lambda p: hashed.append(p) or real(p))
-    assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+    assert ondisk.find_stale(["train.record.json"], index=INDEX) == {}
     assert sorted(hashed) == ["in.npz", "out.npz"]
     with monkeypatch.context() as m:
         _no_reading(m)
-        assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+        assert ondisk.find_stale(["train.record.json"], index=INDEX) == {}
 
 
 @pytest.mark.parametrize(
@@ -117,31 +123,15 @@ def test_a_broken_index_is_only_a_miss(step, tmp_path, junk):
     os.makedirs(os.path.dirname(INDEX))
     (tmp_path / INDEX).write_text(junk)
     _rewrite_keeping_mtime("out.npz", {"y": np.zeros(3)})
-    msgs = ondisk.invalidate_stale(["train.record.json"], index=INDEX)
-    assert "output weights (out.npz) changed" in msgs[0]
+    found = ondisk.find_stale(["train.record.json"], index=INDEX)
+    assert "output weights (out.npz) changed" in found["train.record.json"]
 
 
 def test_a_rewritten_record_is_read_again(step, tmp_path, monkeypatch):
-    assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+    assert ondisk.find_stale(["train.record.json"], index=INDEX) == {}
     fileio.write_json("train.record.json", step)  # the step ran again: new record, new stat
     read = []
     real = records.read
     monkeypatch.setattr(records, "read", lambda p, **k: read.append(str(p)) or real(p, **k))
-    assert ondisk.invalidate_stale(["train.record.json"], index=INDEX) == []
+    assert ondisk.find_stale(["train.record.json"], index=INDEX) == {}
     assert read == ["train.record.json"]
-
-
-@pytest.mark.parametrize(
-    "argv, runs",
-    [
-        (["snakemake", "--cores", "1"], True),
-        (["snakemake", "-n"], False),
-        (["snakemake", "-pn"], False),
-        (["snakemake", "--dry-run"], False),
-        (["snakemake", "--lint"], False),
-        (["snakemake", "--report=r.html"], False),
-        (["snakemake", "--forceall", "-c1"], True),
-    ],
-)
-def test_only_real_runs_remove_records(argv, runs):
-    assert ondisk.executing(argv) is runs

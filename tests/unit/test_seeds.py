@@ -3,11 +3,11 @@ import sys
 
 import pytest
 
-from samebits.seeds import SeedSource, check_seed, derive
+from samebits.core.seeds import SeedSource, check_seed, derive
 
 
 def test_derived_seeds_are_stable_across_processes_and_hash_seeds():
-    code = "from samebits.seeds import derive; print(derive(3, 'dense_1/kernel'))"
+    code = "from samebits.core.seeds import derive; print(derive(3, 'dense_1/kernel'))"
     outs = {
         subprocess.run(
             [sys.executable, "-c", code], env={"PYTHONHASHSEED": hs}, capture_output=True, text=True, check=True

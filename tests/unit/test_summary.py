@@ -4,9 +4,10 @@ import statistics
 
 import pytest
 
-from samebits import fileio, records
-from samebits.errors import RecordError
-from samebits.summary import aggregate, summarize
+from samebits.core import fileio
+from samebits.core.errors import RecordError
+from samebits.paper.summary import aggregate, summarize
+from samebits.provenance import records
 
 T975_DOF2 = 4.302652729749464  # Student's t, 97.5% quantile, 2 degrees of freedom (tables)
 
@@ -39,7 +40,7 @@ def evaluated(tmp_path, monkeypatch):
 
 
 def test_summary_files_hold_the_numbers_and_their_sources(evaluated, tmp_path):
-    rec = summarize(evaluated, "s.csv", "s.md", "s.tex", "s.record.json")
+    rec = summarize(evaluated, "s.csv", "s.md", "s.tex", "s.record.json", script=None)
     rows = list(csv.DictReader(open("s.csv")))
     row = next(r for r in rows if r["experiment"] == "mlp" and r["metric"] == "accuracy")
     assert float(row["mean"]) == pytest.approx(statistics.fmean([0.9, 0.8, 0.85]), rel=1e-15)
@@ -59,4 +60,4 @@ def test_summary_refuses_metrics_that_do_not_match_their_record(evaluated):
     doc["accuracy"] = 1.0
     open("mlp1.metrics.json", "w").write(json.dumps(doc))
     with pytest.raises(RecordError, match="mlp1.metrics.json: checksum"):
-        summarize(evaluated, "s.csv", "s.md", "s.tex", "s.record.json")
+        summarize(evaluated, "s.csv", "s.md", "s.tex", "s.record.json", script=None)

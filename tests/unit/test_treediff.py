@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from samebits import fileio, records
-from samebits.errors import SamebitsError
-from samebits.treediff import diff_trees, format_table
+from samebits.core import fileio
+from samebits.core.errors import SamebitsError
+from samebits.diagnostics.treediff import diff_trees, format_table
+from samebits.provenance import records
 
 F32 = np.float32
 EPOCHS = ["sha256:e1", "sha256:e2", "sha256:e3", "sha256:e4"]
@@ -274,6 +276,7 @@ def test_steps_only_in_one_tree(tmp_path):
         "status": "only-in-a",
         "first_epoch": None,
         "outputs": [],
+        "unrecorded": [],
     }
     assert step(diff_trees(b, a), "split/toy/seed=0")["status"] == "only-in-b"
     table = format_table(result)
@@ -285,8 +288,54 @@ def test_missing_output_file_is_noted(tmp_path):
     a = build(tmp_path / "a")
     b = build(tmp_path / "b", weights=bumped("steps", (0,), 4))
     (b / "experiments/mlp/seed0/weights.npz").unlink()
-    (out,) = step(diff_trees(a, b), "train/mlp/seed=0")["outputs"]
+    train = step(diff_trees(a, b), "train/mlp/seed=0")
+    (out,) = train["outputs"]
     assert out["note"].startswith("file missing in B")
+    assert [(u["side"], u["output"], u["found"]) for u in train["unrecorded"]] == [("B", "weights", None)]
+
+
+def _rewrite(path: Path, arrays: dict) -> None:
+    """Write new content over an output after its record was written (the record untouched)."""
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def test_a_file_changed_after_its_record_is_compared_by_its_content_and_named(tmp_path):
+    a = build(tmp_path / "a")
+    b = build(tmp_path / "b")
+    old = _weights()["dense/kernel"][1, 2]
+    _rewrite(b / "experiments/mlp/seed0/weights.npz", bumped("dense/kernel", (1, 2), np.nextafter(old, F32(np.inf))))
+    result = diff_trees(a, b)
+    assert result["identical"] is False
+    train = step(result, "train/mlp/seed=0")
+    assert train["status"] == "different"
+    (bad,) = train["unrecorded"]
+    assert (bad["side"], bad["output"]) == ("B", "weights") and bad["recorded"] != bad["found"]
+    arr = only_array(result)  # the tensor-level diff of what is on disk
+    assert (arr["name"], arr["max_ulp"], arr["n_differ"]) == ("dense/kernel", 1, 1)
+    table = format_table(result)
+    assert re.search(r"train/mlp/seed=0\s+weights\s+B: does not match its record \(recorded \w+, found \w+\)", table)
+    # the same file changed the same way in both trees: equal content, but neither matches its record
+    _rewrite(a / "experiments/mlp/seed0/weights.npz", bumped("dense/kernel", (1, 2), np.nextafter(old, F32(np.inf))))
+    again = step(diff_trees(a, b), "train/mlp/seed=0")
+    assert again["status"] == "different" and again["outputs"] == []
+    assert sorted(u["side"] for u in again["unrecorded"]) == ["A", "B"]
+
+
+def test_untouched_files_are_not_rehashed_and_a_copied_tree_is(tmp_path, monkeypatch):
+    from samebits.diagnostics import treediff
+
+    a, b = build(tmp_path / "a"), build(tmp_path / "b")
+    real = treediff.hash_output
+    with monkeypatch.context() as m:
+        m.setattr(treediff, "hash_output", lambda p: pytest.fail(f"re-hashed {p}"))
+        assert diff_trees(a, b)["identical"] is True
+    copied = tmp_path / "copied"
+    shutil.copytree(b, copied)  # mtimes kept (copy2), ctimes new: the records' stats no longer vouch
+    hashed = []
+    monkeypatch.setattr(treediff, "hash_output", lambda p: hashed.append(Path(p).name) or real(p))
+    assert diff_trees(a, copied)["identical"] is True
+    assert sorted(hashed) == ["metrics.json", "model.keras", "split.npz", "weights.npz"]
 
 
 def test_bad_paths(tmp_path):

@@ -1,21 +1,21 @@
 rule evaluate:
     input:
-        unpack(evaluate_inputs),
+        unpack(PLAN.evaluate_inputs),
     output:
-        metrics="results/experiments/{experiment}/seed{seed}/metrics.json",
-        predictions="results/experiments/{experiment}/seed{seed}/predictions.npz",
-        record="results/experiments/{experiment}/seed{seed}/evaluate.record.json",
+        metrics=layout.evaluate.metrics,
+        predictions=layout.evaluate.predictions,
+        record=layout.evaluate.record,
     log:
-        "logs/evaluate/{experiment}/seed{seed}.log",
+        layout.evaluate.log,
     benchmark:
-        "benchmarks/evaluate/{experiment}/seed{seed}.tsv"
+        layout.evaluate.benchmark
     # finish chains before starting new ones: with --cores N the last jobs are
     # not one chain's train and evaluate, one after the other on one core
     priority: 3
     conda:
         "../envs/samebits.yaml"
-    threads: THREADS
+    threads: PLAN.threads
     params:
-        step=evaluate_params,
+        step=PLAN.evaluate_params,
     script:
         "../scripts/evaluate.py"

@@ -1,21 +1,21 @@
 rule init:
     input:
-        split=experiment_split,
+        split=PLAN.experiment_split,
     output:
-        init="results/experiments/{experiment}/seed{seed}/init.npz",
-        model="results/experiments/{experiment}/seed{seed}/model.json",
-        record="results/experiments/{experiment}/seed{seed}/init.record.json",
+        init=layout.init.init,
+        model=layout.init.model,
+        record=layout.init.record,
     log:
-        "logs/init/{experiment}/seed{seed}.log",
+        layout.init.log,
     benchmark:
-        "benchmarks/init/{experiment}/seed{seed}.tsv"
+        layout.init.benchmark
     # finish chains before starting new ones: with --cores N the last jobs are
     # not one chain's train and evaluate, one after the other on one core
     priority: 1
     conda:
         "../envs/samebits.yaml"
-    threads: THREADS
+    threads: PLAN.threads
     params:
-        step=init_params,
+        step=PLAN.init_params,
     script:
         "../scripts/init.py"

@@ -1,51 +1,51 @@
 rule figures:
     input:
-        histories=experiment_histories,
-        metrics=experiment_metrics,
+        histories=PLAN.experiment_histories,
+        metrics=PLAN.experiment_metrics,
     output:
         curves_png=report(
-            "results/figures/{experiment}/learning_curves.png",
+            layout.figures.curves_png,
             caption="../report/learning_curves.rst",
             category="Figures",
             subcategory="{experiment}",
             labels={"experiment": "{experiment}", "figure": "learning curves"},
         ),
-        curves_svg="results/figures/{experiment}/learning_curves.svg",
+        curves_svg=layout.figures.curves_svg,
         confusion_png=report(
-            "results/figures/{experiment}/confusion.png",
+            layout.figures.confusion_png,
             caption="../report/confusion.rst",
             category="Figures",
             subcategory="{experiment}",
             labels={"experiment": "{experiment}", "figure": "confusion matrix"},
         ),
-        confusion_svg="results/figures/{experiment}/confusion.svg",
-        record="results/figures/{experiment}/figures.record.json",
+        confusion_svg=layout.figures.confusion_svg,
+        record=layout.figures.record,
     log:
-        "logs/figures/{experiment}.log",
+        layout.figures.log,
     conda:
         "../envs/samebits.yaml"
     threads: 1
     params:
-        step=figures_params,
+        step=PLAN.figures_params,
     script:
         "../scripts/figures.py"
 
 
 rule summarize:
     input:
-        records=evaluate_records,
+        records=PLAN.evaluate_records,
     output:
         csv=report(
-            "results/summary.csv",
+            layout.summarize.csv,
             caption="../report/summary.rst",
             category="Summary",
             labels={"table": "metrics over seeds"},
         ),
-        markdown="results/summary.md",
-        latex="results/summary.tex",
-        record="results/summary.record.json",
+        markdown=layout.summarize.markdown,
+        latex=layout.summarize.latex,
+        record=layout.summarize.record,
     log:
-        "logs/summarize.log",
+        layout.summarize.log,
     conda:
         "../envs/samebits.yaml"
     threads: 1

@@ -1,15 +1,15 @@
 rule split:
     input:
-        data=dataset_files,
+        data=PLAN.dataset_files,
     output:
-        split="results/splits/{dataset}/seed{seed}/split.npz",
-        record="results/splits/{dataset}/seed{seed}/split.record.json",
+        split=layout.split.split,
+        record=layout.split.record,
     log:
-        "logs/split/{dataset}/seed{seed}.log",
+        layout.split.log,
     conda:
         "../envs/samebits.yaml"
     threads: 1
     params:
-        step=split_params,
+        step=PLAN.split_params,
     script:
         "../scripts/split.py"

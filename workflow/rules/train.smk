@@ -1,22 +1,22 @@
 rule train:
     input:
-        unpack(train_inputs),
+        unpack(PLAN.train_inputs),
     output:
-        weights="results/experiments/{experiment}/seed{seed}/weights.npz",
-        history="results/experiments/{experiment}/seed{seed}/history.json",
-        keras="results/experiments/{experiment}/seed{seed}/model.keras",
-        record="results/experiments/{experiment}/seed{seed}/train.record.json",
+        weights=layout.train.weights,
+        history=layout.train.history,
+        keras=layout.train.keras,
+        record=layout.train.record,
     log:
-        "logs/train/{experiment}/seed{seed}.log",
+        layout.train.log,
     benchmark:
-        "benchmarks/train/{experiment}/seed{seed}.tsv"
+        layout.train.benchmark
     # finish chains before starting new ones: with --cores N the last jobs are
     # not one chain's train and evaluate, one after the other on one core
     priority: 2
     conda:
         "../envs/samebits.yaml"
-    threads: THREADS
+    threads: PLAN.threads
     params:
-        step=train_params,
+        step=PLAN.train_params,
     script:
         "../scripts/train.py"

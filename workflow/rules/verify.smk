@@ -1,24 +1,26 @@
 # The lock is read and written by path, never declared: Snakemake deletes declared outputs
-# before a job runs and reruns a job whose declared input is newer. The reports
-# (results/verification.json, .md) are not declared either, so they survive a failed
-# verification; the marker and the report's status page are written only when it passes.
+# before a job runs and reruns a job whose declared input is newer. verify writes its verdict
+# and reports whether it passes or not; the run prints the verdict at its end and fails when
+# it failed (Snakefile: onsuccess), and the next run verifies again (samebits.plan).
 rule verify:
     input:
-        records=all_records,
+        records=PLAN.all_records,
     output:
-        marker=VERIFIED,
-        status=report(
-            "results/verification.html",
+        verdict=layout.verify.verdict,
+        json=layout.verify.json,
+        markdown=layout.verify.markdown,
+        html=report(
+            layout.verify.html,
             caption="../report/verification.rst",
             category="Verification",
             labels={"table": "status of every step"},
         ),
     log:
-        "logs/verify.log",
+        layout.verify.log,
     conda:
         "../envs/samebits.yaml"
     threads: 1
     params:
-        step=verify_params,
+        step=PLAN.verify_params,
     script:
         "../scripts/verify.py"

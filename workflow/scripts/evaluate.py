@@ -1,7 +1,7 @@
-"""Snakemake adapter of the evaluate step (logic: samebits.steps.evaluate)."""
+"""Snakemake adapter of the evaluate step (logic: samebits.ml.steps.evaluate)."""
 
-from samebits.logs import finish, step_logging
-from samebits.steps import evaluate
+from samebits.core.logs import finish, step_logging
+from samebits.ml.steps import evaluate
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):

@@ -1,7 +1,7 @@
-"""Snakemake adapter of the figures step (logic: samebits.figures.figures). No TensorFlow."""
+"""Snakemake adapter of the figures step (logic: samebits.paper.figures.figures). No TensorFlow."""
 
-from samebits.figures import figures
-from samebits.logs import finish, step_logging
+from samebits.core.logs import finish, step_logging
+from samebits.paper.figures import figures
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):

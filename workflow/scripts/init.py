@@ -1,7 +1,7 @@
-"""Snakemake adapter of the init step (logic: samebits.steps.init)."""
+"""Snakemake adapter of the init step (logic: samebits.ml.steps.init)."""
 
-from samebits.logs import finish, step_logging
-from samebits.steps import init
+from samebits.core.logs import finish, step_logging
+from samebits.ml.steps import init
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):

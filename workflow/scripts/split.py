@@ -1,7 +1,7 @@
-"""Snakemake adapter of the split step (logic: samebits.steps.split). No TensorFlow."""
+"""Snakemake adapter of the split step (logic: samebits.ml.steps.split). No TensorFlow."""
 
-from samebits.logs import finish, step_logging
-from samebits.steps import split
+from samebits.core.logs import finish, step_logging
+from samebits.ml.steps import split
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):

@@ -1,7 +1,7 @@
-"""Snakemake adapter of the summarize step (logic: samebits.summary.summarize). No TensorFlow."""
+"""Snakemake adapter of the summarize step (logic: samebits.paper.summary.summarize). No TensorFlow."""
 
-from samebits.logs import finish, step_logging
-from samebits.summary import summarize
+from samebits.core.logs import finish, step_logging
+from samebits.paper.summary import summarize
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):

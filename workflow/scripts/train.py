@@ -1,7 +1,7 @@
-"""Snakemake adapter of the train step (logic: samebits.steps.train)."""
+"""Snakemake adapter of the train step (logic: samebits.ml.steps.train)."""
 
-from samebits.logs import finish, step_logging
-from samebits.steps import train
+from samebits.core.logs import finish, step_logging
+from samebits.ml.steps import train
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):

@@ -1,9 +1,10 @@
-"""Snakemake adapter of the verify step (logic: samebits.verify.verify_step). No TensorFlow."""
+"""Snakemake adapter of the verify step (logic: samebits.provenance.verify.verify_step). No TensorFlow."""
 
-from samebits.logs import console, finish, step_logging
-from samebits.verify import verify_step
+from samebits.core.logs import finish, step_logging
+from samebits.provenance.verify import verify_step
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
 with step_logging(sm.log[0]):
-    verify_step(sm.input.records, sm.output.marker, out_html=sm.output.status, console=console(), **sm.params.step)
+    o = sm.output
+    verify_step(sm.input.records, o.verdict, o.json, o.markdown, o.html, **sm.params.step)
 finish()  # outputs are durable (fsynced); skip the interpreter's teardown

@@ -1,0 +1,260 @@
+"""Model builders: every layer explicitly named, every initializer and dropout explicitly seeded.
+
+Layer names make the weight names (``dense_1/kernel``) stable, so canonical weight files
+compare across processes; Keras' automatic names (``dense_3``) depend on how many layers a
+process built before. Seeds are derived by name from the experiment's master seed
+(:class:`samebits.core.seeds.SeedSource`), so nothing depends on Keras' global seed state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.errors import ConfigError
+from ..core.seeds import SeedSource
+
+__all__ = [
+    "BUILDERS",
+    "build_cnn",
+    "build_mlp",
+    "MODEL_TYPES",
+    "build",
+    "builder_file",
+    "check_builder",
+    "is_builder_file",
+    "load_builder",
+    "model_layers",
+    "parse_builder",
+]
+
+
+def _dense_stack(keras, x, units: list[int], activation: str, dropout: float, seeds: SeedSource, start: int = 1):
+    for i, n in enumerate(units, start=start):
+        x = keras.layers.Dense(
+            n,
+            activation=activation,
+            name=f"dense_{i}",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seeds(f"dense_{i}/kernel")),
+            bias_initializer="zeros",
+        )(x)
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, seed=seeds(f"dropout_{i}"), name=f"dropout_{i}")(x)
+    return x
+
+
+def _augment(keras, x, spec: dict[str, Any] | None, seeds: SeedSource):
+    """Insert explicitly seeded augmentation layers; they act only while training."""
+    if not spec:
+        return x
+    if len(x.shape) != 4:
+        raise ConfigError(f"model.augment needs image data (height, width, channels), got shape {tuple(x.shape[1:])}")
+    if spec.get("flip"):
+        x = keras.layers.RandomFlip(spec["flip"], seed=seeds("augment/flip"), name="augment_flip")(x)
+    if spec.get("rotation"):
+        x = keras.layers.RandomRotation(spec["rotation"], seed=seeds("augment/rotation"), name="augment_rotation")(x)
+    if spec.get("translation"):
+        t = spec["translation"]
+        x = keras.layers.RandomTranslation(t, t, seed=seeds("augment/translation"), name="augment_translation")(x)
+    if spec.get("zoom"):
+        x = keras.layers.RandomZoom(spec["zoom"], seed=seeds("augment/zoom"), name="augment_zoom")(x)
+    return x
+
+
+def _output(keras, x, n_classes: int, seeds: SeedSource):
+    return keras.layers.Dense(
+        n_classes,
+        activation="softmax",
+        name="output",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seeds("output/kernel")),
+        bias_initializer="zeros",
+    )(x)
+
+
+def build_mlp(input_shape, n_classes: int, seeds: SeedSource, *, hidden, activation, dropout, augment):
+    """A multilayer perceptron: flatten, ``hidden`` dense layers, softmax output."""
+    import keras
+
+    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    x = keras.layers.Flatten(name="flatten")(_augment(keras, inputs, augment, seeds))
+    x = _dense_stack(keras, x, list(hidden), activation, dropout, seeds)
+    return keras.Model(inputs, _output(keras, x, n_classes, seeds), name="mlp")
+
+
+def build_cnn(
+    input_shape,
+    n_classes: int,
+    seeds: SeedSource,
+    *,
+    filters,
+    kernel_size,
+    dense,
+    activation,
+    dropout,
+    augment,
+):
+    """A small convolutional network for images of shape ``(h, w, channels)``."""
+    import keras
+
+    if len(input_shape) != 3:
+        raise ConfigError(
+            f"model type 'cnn' needs image data of shape (height, width, channels), "
+            f"got feature shape {tuple(input_shape)}"
+        )
+    inputs = keras.Input(shape=tuple(input_shape), name="input")
+    x = _augment(keras, inputs, augment, seeds)
+    for i, f in enumerate(filters, start=1):
+        x = keras.layers.Conv2D(
+            f,
+            kernel_size,
+            padding="same",
+            activation=activation,
+            name=f"conv_{i}",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seeds(f"conv_{i}/kernel")),
+            bias_initializer="zeros",
+        )(x)
+        if x.shape[1] >= 2 and x.shape[2] >= 2:
+            x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = _dense_stack(keras, x, list(dense), activation, dropout, seeds)
+    return keras.Model(inputs, _output(keras, x, n_classes, seeds), name="cnn")
+
+
+#: The built-in model types; their keys and defaults are in the config schema.
+BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+#: Every ``model.type`` the config accepts.
+MODEL_TYPES = (*BUILDERS, "custom")
+
+
+def parse_builder(ref: str, where: str = "model.builder") -> tuple[str, str]:
+    """``(module or file, function)`` of a builder reference ``module:function`` or
+    ``path/file.py:function``; :class:`ConfigError` naming ``where`` if it is neither."""
+    module_name, sep, func_name = str(ref).rpartition(":")
+    if not sep or not module_name or not func_name:
+        raise ConfigError(f"{where} {ref!r} must look like 'module:function' or 'path/file.py:function'")
+    return module_name, func_name
+
+
+def is_builder_file(module_name: str) -> bool:
+    """Whether the module part of a builder reference is a file path (else an importable module)."""
+    return module_name.endswith(".py")
+
+
+def load_builder(ref: str):
+    """Import a custom builder named ``module:function`` or ``path/to/file.py:function``.
+
+    A custom builder is code by design: it runs with the workflow's rights. It is loaded
+    from the given file or an importable module; nothing is added to ``sys.path``.
+    """
+    import importlib
+    import importlib.util
+    from pathlib import Path
+
+    module_name, func_name = parse_builder(ref)
+    try:
+        if is_builder_file(module_name):
+            path = Path(module_name)
+            if not path.is_file():
+                raise ConfigError(f"model.builder {ref!r}: file {module_name} does not exist")
+            name = "samebits_builder_" + path.stem
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            import sys
+
+            sys.modules[name] = module  # Keras' registry and pickling look modules up by name
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any import failure is the user's module's)
+        raise ConfigError(f"model.builder {ref!r} cannot be imported: {type(exc).__name__}: {exc}") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise ConfigError(f"model.builder {ref!r}: {module_name} has no function {func_name!r}")
+    return func
+
+
+def check_builder(ref: str, where: str) -> None:
+    """Check, without importing anything, that a builder reference can be loaded.
+
+    For ``path/file.py:function`` the file must exist and define the function at its top
+    level; for ``module:function`` the module must be findable. Importing happens only in
+    the init step (it may import TensorFlow); this check runs before any job.
+    """
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    module_name, func_name = parse_builder(ref, where)
+    if is_builder_file(module_name):
+        path = Path(module_name)
+        if not path.is_file():
+            raise ConfigError(f"{where} {ref!r}: file {module_name} does not exist")
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except SyntaxError as exc:
+            raise ConfigError(
+                f"{where} {ref!r} cannot be imported: {module_name} line {exc.lineno}: {exc.msg}"
+            ) from None
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+        names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+        if func_name not in names:
+            raise ConfigError(f"{where} {ref!r}: {module_name} has no function {func_name!r}")
+        return
+    try:
+        found = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError) as exc:
+        found, reason = None, str(exc)
+    else:
+        reason = "no such module on the Python path"
+    if found is None:
+        raise ConfigError(f"{where} {ref!r} cannot be imported: {module_name}: {reason}")
+
+
+def builder_file(ref: str | None) -> str | None:
+    """The source file of a custom builder (its hash goes into the record's code section)."""
+    if ref is None:
+        return None
+    import importlib.util
+
+    module_name, _ = parse_builder(ref)
+    if is_builder_file(module_name):
+        return module_name
+    found = importlib.util.find_spec(module_name)
+    return found.origin if found is not None else None
+
+
+def build(spec: dict[str, Any], input_shape, n_classes: int, seeds: SeedSource):
+    """Build the model a config ``model:`` entry describes (uncompiled).
+
+    ``type: custom`` calls ``builder(input_shape, n_classes, seeds, **options)``; it must
+    return an uncompiled Keras model and should name its layers and seed its initializers
+    with ``seeds("some/name")``.
+    """
+    spec = dict(spec)
+    kind = spec.pop("type", None)
+    if kind == "custom":
+        ref = spec.pop("builder", None)
+        func = load_builder(str(ref))
+        model = func(tuple(input_shape), n_classes, seeds, **spec.pop("options", {}))
+        import keras
+
+        if not isinstance(model, keras.Model):
+            raise ConfigError(f"model.builder {ref!r} returned {type(model).__name__}, not a Keras model")
+        return model
+    if kind not in BUILDERS:
+        raise ConfigError(f"model.type {kind!r} is unknown; accepted: {', '.join(MODEL_TYPES)}")
+    try:
+        return BUILDERS[kind](input_shape, n_classes, seeds, **spec)
+    except TypeError as exc:
+        raise ConfigError(f"model.type {kind!r}: {exc}") from None
+
+
+def model_layers(model) -> list:
+    """Every layer of a Keras model, nested models' layers included, in order."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        found.extend(model_layers(layer))
+    return found

@@ -1,0 +1,94 @@
+"""A broken data file is a clear error of the split step, naming the file and what is wrong,
+and leaves no output behind (in-process: the split step never imports TensorFlow)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from samebits.core.errors import DataError
+from samebits.ml.steps import split
+
+
+def _csv(rows):
+    return "\n".join(rows) + "\n"
+
+
+def _good_rows(n=40):
+    return ["a,b,label"] + [f"{i % 7}.5,{i % 3},{'xyz'[i % 3]}" for i in range(n)]
+
+
+BAD_DATA = [
+    # (id, file name, writer, words)
+    ("missing-file", "absent.csv", None, ["data/absent.csv", "does not exist"]),
+    ("empty-file", "d.csv", lambda p: p.write_text(""), ["data/d.csv", "empty"]),
+    ("header-only", "d.csv", lambda p: p.write_text("a,b,label\n"), ["data/d.csv", "no data rows"]),
+    (
+        "no-label-column",
+        "d.csv",
+        lambda p: p.write_text(_csv(["a,b,c", "1,2,3", "4,5,6"])),
+        ["data/d.csv", "no label column 'label'", "a, b, c"],
+    ),
+    (
+        "non-numeric",
+        "d.csv",
+        lambda p: p.write_text(_csv(_good_rows() + ["1,abc,x"])),
+        ["data/d.csv", "line 42", "'abc' is not a number"],
+    ),
+    ("nan", "d.csv", lambda p: p.write_text(_csv(_good_rows() + ["nan,1,x"])), ["data/d.csv", "NaN or infinite"]),
+    ("infinite", "d.csv", lambda p: p.write_text(_csv(_good_rows() + ["inf,1,x"])), ["data/d.csv", "NaN or infinite"]),
+    (
+        "ragged-row",
+        "d.csv",
+        lambda p: p.write_text(_csv(_good_rows() + ["1,2"])),
+        ["data/d.csv", "line 42 has 2 fields"],
+    ),
+    (
+        "one-class",
+        "d.csv",
+        lambda p: p.write_text(_csv(["a,label"] + [f"{i},x" for i in range(20)])),
+        ["data/d.csv", "only one class"],
+    ),
+    (
+        "class-too-small",
+        "d.csv",
+        lambda p: p.write_text(_csv(_good_rows() + ["1,1,lonely"])),
+        ["data/d.csv", "stratified split", "smallest class has 1"],
+    ),
+    ("npz-without-y", "d.npz", lambda p: np.savez(p, X=np.ones((10, 2))), ["data/d.npz", "missing array(s) y"]),
+    (
+        "npz-lengths",
+        "d.npz",
+        lambda p: np.savez(p, X=np.ones((10, 2)), y=np.arange(9) % 2),
+        ["data/d.npz", "X has 10 rows but y has 9"],
+    ),
+    (
+        "npz-pickle",
+        "d.npz",
+        lambda p: np.savez(p, X=np.array([{"a": 1}] * 10, dtype=object), y=np.arange(10) % 2),
+        ["data/d.npz", "pickle"],
+    ),
+    ("npz-not-a-zip", "d.npz", lambda p: p.write_bytes(b"not a zip file at all"), ["data/d.npz", "not a NPZ archive"]),
+]
+
+
+@pytest.mark.parametrize("name, writer, words", [c[1:] for c in BAD_DATA], ids=[c[0] for c in BAD_DATA])
+def test_bad_data_is_a_clear_error_at_split_and_writes_nothing(tmp_path, monkeypatch, name, writer, words):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    if writer is not None:
+        writer(tmp_path / "data" / name)
+    with pytest.raises(DataError) as info:
+        split(
+            "out/split.npz",
+            "out/split.record.json",
+            dataset="mine",
+            source=f"data/{name}",
+            seed=0,
+            test_fraction=0.2,
+            label="label",
+            script=None,
+        )
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in: {info.value}"
+    assert not (tmp_path / "out").exists()

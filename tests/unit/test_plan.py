@@ -1,0 +1,303 @@
+"""The plan of a run: the configuration checked in-process with the messages a user sees, every
+default from the schema, the choices the schema and the code share, the rules' params, and
+what a run's start and end do (no TensorFlow, no Snakemake)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import textwrap
+import types
+
+import pytest
+import yaml
+
+from samebits.config import schema
+from samebits.core import layout
+from samebits.core.errors import ConfigError, SamebitsError
+from samebits.ml import determinism, models, sources, steps
+from samebits.plan import Plan
+from tests.helpers import DELETE, REPO, SMALL_CONFIG, config_with
+
+GOOD = SMALL_CONFIG
+_DELETE = DELETE
+_with = config_with
+
+
+BAD_CONFIGS = [
+    # (id, config, words the message must contain)
+    ("unknown-top-key", {**GOOD, "seed": [0]}, ["config.yaml", "seed", "was unexpected"]),
+    ("typo-in-train", _with("experiments.mlp.train.epoch", 3), ["experiments.mlp.train", "epoch", "was unexpected"]),
+    ("missing-seeds", _with("seeds", _DELETE), ["seeds", "required"]),
+    ("missing-epochs", _with("experiments.mlp.train", {}), ["experiments.mlp.train", "epochs", "required"]),
+    ("duplicate-seeds", _with("seeds", [1, 1]), ["seeds", "non-unique"]),
+    ("negative-seed", _with("seeds", [-1]), ["seeds.0", "-1", "minimum"]),
+    ("seed-not-integer", _with("seeds", [0.5]), ["0.5", "integer"]),
+    ("test-fraction-1", _with("datasets.digits.test_fraction", 1.0), ["datasets.digits.test_fraction", "1.0"]),
+    ("test-fraction-0", _with("datasets.digits.test_fraction", 0), ["test_fraction", "0"]),
+    ("zero-epochs", _with("experiments.mlp.train.epochs", 0), ["experiments.mlp.train.epochs", "0"]),
+    ("zero-batch", _with("experiments.mlp.train.batch_size", 0), ["batch_size", "0"]),
+    (
+        "unknown-model",
+        _with("experiments.mlp.model", {"type": "rnn"}),
+        ["config.yaml: experiments.mlp.model.type", "rnn", "mlp, cnn, custom"],
+    ),
+    (
+        "key-of-another-model-type",
+        _with("experiments.mlp.model", {"type": "mlp", "filters": [4]}),
+        ["experiments.mlp.model", "'filters' was unexpected"],
+    ),
+    ("unknown-optimizer", _with("experiments.mlp.train.optimizer", "adamw"), ["optimizer", "adamw", "adam"]),
+    ("unknown-profile", {**GOOD, "determinism": {"profile": "fast"}}, ["determinism.profile", "fast", "portable"]),
+    ("unknown-dataset", _with("experiments.mlp.dataset", "mnist"), ["experiments.mlp.dataset", "mnist", "digits"]),
+    ("unknown-bundled-set", _with("datasets.digits.source", "mnist"), ["datasets.digits.source", "mnist", "digits"]),
+    ("bad-extension", _with("datasets.digits.source", "data/x.txt"), ["data/x.txt", ".csv", ".npz"]),
+    ("unsafe-name", {**GOOD, "experiments": {"../up": GOOD["experiments"]["mlp"]}}, ["../up", "does not match"]),
+    (
+        "missing-builder-file",
+        _with("experiments.mlp.model", {"type": "custom", "builder": "models/nope.py:build"}),
+        ["models/nope.py", "does not exist"],
+    ),
+    (
+        "builder-without-function",
+        _with("experiments.mlp.model", {"type": "custom", "builder": "models/m.py:nope"}),
+        ["models/m.py:nope", "no function 'nope'"],
+    ),
+    (
+        "builder-unimportable-module",
+        _with("experiments.mlp.model", {"type": "custom", "builder": "no_such_mod:f"}),
+        ["no_such_mod", "cannot be imported"],
+    ),
+    (
+        "grid-of-a-key-its-base-lacks",
+        {**GOOD, "grids": {"g": {"base": "mlp", "vary": {"model.filters": [[4]]}}}},
+        ["experiments.g_filters-4.model", "'filters' was unexpected"],
+    ),
+    (
+        "grid-of-an-unknown-base",
+        {**GOOD, "grids": {"g": {"base": "cnn", "vary": {"train.epochs": [1]}}}},
+        ["grids.g.base", "'cnn' is not an experiment"],
+    ),
+]
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "m.py").write_text("def build(input_shape, n_classes, seeds):\n    return None\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("cfg, words", [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
+def test_a_bad_configuration_is_refused_with_a_message_naming_the_field(workdir, cfg, words):
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as info:
+        Plan.load("config.yaml")
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in: {info.value}"
+
+
+def test_a_key_given_twice_is_refused_with_its_line(workdir):
+    (workdir / "config.yaml").write_text(
+        textwrap.dedent(
+            """
+            seeds: [0]
+            datasets: {digits: {source: digits}}
+            experiments:
+              mlp: {dataset: digits, model: {type: mlp}, train: {epochs: 1}}
+              mlp: {dataset: digits, model: {type: cnn}, train: {epochs: 1}}
+            """
+        )
+    )
+    with pytest.raises(ConfigError, match=r"config.yaml: line 6: duplicate key 'mlp'"):
+        Plan.load("config.yaml")
+
+
+def test_a_missing_or_broken_file_is_named(workdir):
+    with pytest.raises(ConfigError, match="nowhere.yaml: no such configuration file"):
+        Plan.load("nowhere.yaml")
+    (workdir / "config.yaml").write_text("seeds: [0\n")
+    with pytest.raises(ConfigError, match="config.yaml: not valid YAML"):
+        Plan.load("config.yaml")
+
+
+def test_every_default_comes_from_the_schema():
+    plan = Plan.check(copy.deepcopy(GOOD))
+    assert plan.config["determinism"] == {
+        "profile": schema.default("determinism", "profile"),
+        "threads": schema.default("determinism", "threads"),
+        "op_determinism": schema.default("determinism", "op_determinism"),
+    }
+    assert (plan.rtol, plan.atol) == (schema.default("verify", "rtol"), schema.default("verify", "atol"))
+    assert plan.lock == schema.default("lock")
+    model = plan.experiments["mlp"]["model"]
+    assert set(model) == {"type", "hidden", "activation", "dropout", "augment"} and model["hidden"] == [8]
+    assert set(plan.experiments["mlp"]["train"]) == {"epochs", "batch_size", "optimizer", "learning_rate"}
+    assert set(plan.datasets["digits"]) == {"source", "label", "test_fraction"}
+
+
+def test_defaults_reach_the_experiments_a_grid_expands_to():
+    cfg = {**copy.deepcopy(GOOD), "grids": {"lr": {"base": "mlp", "vary": {"train.learning_rate": [0.1, 0.01]}}}}
+    plan = Plan.check(cfg)
+    assert list(plan.experiments) == ["mlp", "lr_learning_rate-0p1", "lr_learning_rate-0p01"]
+    for exp in plan.experiments.values():
+        assert exp["train"]["batch_size"] == plan.experiments["mlp"]["train"]["batch_size"]
+        assert set(exp["model"]) == {"type", "hidden", "activation", "dropout", "augment"}
+    assert plan.experiments["lr_learning_rate-0p01"]["train"]["learning_rate"] == 0.01
+
+
+def _enum(*path: str) -> list:
+    node = schema.schema()
+    for key in path:
+        node = schema._resolve(node)[key]
+    return schema._resolve(node)["enum"]
+
+
+def test_the_schema_and_the_code_offer_the_same_choices():
+    props = schema.schema()["properties"]
+    assert _enum("properties", "determinism", "properties", "profile") == list(determinism.PROFILES)
+    assert schema.default("determinism", "profile") == determinism.PORTABLE
+    experiment = props["experiments"]["additionalProperties"]["properties"]
+    assert _enum(
+        "properties", "experiments", "additionalProperties", "properties", "train", "properties", "optimizer"
+    ) == (list(steps.OPTIMIZERS))
+    types_ = [branch["properties"]["type"]["const"] for branch in experiment["model"]["oneOf"]]
+    assert tuple(types_) == models.MODEL_TYPES
+    assert schema.schema()["$defs"]["name"]["pattern"] == f"^{layout.NAME}$"
+
+
+def test_config_readme_states_the_schemas_defaults():
+    """config/README.md's table of keys names each default as the schema declares it."""
+    rows = {}
+    for line in (REPO / "config" / "README.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| `") and len(cells) == 3:
+            rows[re.findall(r"`([^`]+)`", cells[0])[0]] = [
+                yaml.safe_load(v) for v in re.findall(r"`([^`]*)`", cells[2])
+            ]
+    plan = Plan.check(copy.deepcopy(GOOD))
+    mlp = plan.experiments["mlp"]
+    expected = {
+        "determinism.profile": [plan.profile],
+        "determinism.threads": [plan.threads],
+        "determinism.op_determinism": [plan.op_determinism],
+        "verify.rtol": [plan.rtol, plan.atol],
+        "lock": [plan.lock],
+        "datasets.<name>.label": [plan.datasets["digits"]["label"]],
+        "datasets.<name>.test_fraction": [plan.datasets["digits"]["test_fraction"]],
+        "experiments.<name>.train.batch_size": [mlp["train"]["batch_size"]],
+        "experiments.<name>.train.optimizer": [mlp["train"]["optimizer"]],
+        "experiments.<name>.train.learning_rate": [mlp["train"]["learning_rate"]],
+        "experiments.<name>.model.activation": [mlp["model"]["activation"]],
+        "experiments.<name>.model.dropout": [mlp["model"]["dropout"]],
+    }
+    for key, values in expected.items():
+        assert rows[key] == values, (key, rows[key], values)
+
+
+def test_params_are_complete_canonical_and_shared_between_seeds():
+    cfg = {**copy.deepcopy(GOOD), "seeds": [0, 1]}
+    plan = Plan.check(cfg)
+    w0 = types.SimpleNamespace(dataset="digits", experiment="mlp", seed="0")
+    w1 = types.SimpleNamespace(dataset="digits", experiment="mlp", seed="1")
+    train = plan.train_params(w0)
+    assert list(train) == sorted(train) and train["seed"] == 0 and train["builder"] is None
+    assert {k: v for k, v in plan.train_params(w1).items() if k != "seed"} == {
+        k: v for k, v in train.items() if k != "seed"
+    }
+    assert plan.split_params(w0) == {
+        "dataset": "digits",
+        "label": "label",
+        "seed": 0,
+        "source": "digits",
+        "test_fraction": plan.datasets["digits"]["test_fraction"],
+    }
+    assert plan.verify_params() == {"lock": plan.lock, "rtol": plan.rtol, "atol": plan.atol}
+    assert plan.all_records() == [
+        layout.record("split", dataset="digits", seed=0),
+        layout.record("split", dataset="digits", seed=1),
+        *(layout.record(s, experiment="mlp", seed=0) for s in layout.CHAIN_STEPS[1:]),
+        *(layout.record(s, experiment="mlp", seed=1) for s in layout.CHAIN_STEPS[1:]),
+        layout.record("figures", experiment="mlp"),
+        layout.record("summarize"),
+    ]
+    assert plan.dataset_files(w0) == sources.data_files("digits") == []
+
+
+def test_the_start_sets_the_process_environment(workdir, monkeypatch):
+    plan = Plan.check(copy.deepcopy(GOOD))
+    for key in plan.process_env():
+        monkeypatch.delenv(key, raising=False)
+    assert plan.start(main_process=False) == []
+    assert {k: os.environ[k] for k in plan.process_env()} == plan.process_env()
+
+
+def _verdict(status: str) -> None:
+    path = layout.verify.verdict
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(f"{status}\nsamebits verify: the verdict\n")
+
+
+def test_a_failed_verdict_is_set_aside_and_put_back_unless_the_run_replaced_it(workdir, monkeypatch):
+    registered = []
+    monkeypatch.setattr("atexit.register", registered.append)
+    _verdict("failed")
+    plan = Plan.check(copy.deepcopy(GOOD))
+    plan.start(main_process=True)
+    assert not os.path.exists(layout.verify.verdict)  # so Snakemake runs verify again
+    (put_back,) = registered
+    put_back()  # the run ended without verifying (a dry run, or a failure before verify)
+    assert open(layout.verify.verdict).readline() == "failed\n"
+    assert not os.path.exists(layout.SET_ASIDE)
+
+    registered.clear()
+    plan.start(main_process=True)
+    _verdict("passed")  # verify ran again
+    registered[0]()
+    assert open(layout.verify.verdict).readline() == "passed\n" and not os.path.exists(layout.SET_ASIDE)
+
+
+def test_a_passed_verdict_stays_where_it_is(workdir, monkeypatch):
+    monkeypatch.setattr("atexit.register", lambda f: pytest.fail("nothing to put back"))
+    _verdict("passed")
+    Plan.check(copy.deepcopy(GOOD)).start(main_process=True)
+    assert open(layout.verify.verdict).readline() == "passed\n"
+
+
+def test_a_file_that_cannot_be_set_aside_is_a_clear_error(workdir, monkeypatch):
+    monkeypatch.setattr("atexit.register", lambda f: None)
+    _verdict("failed")
+    os.makedirs(os.path.dirname(layout.SET_ASIDE))
+    with open(layout.SET_ASIDE, "w") as fh:  # a file where the folder must go
+        fh.write("in the way")
+    monkeypatch.setattr("samebits.plan._drop_leftovers", lambda: None)
+    with pytest.raises(SamebitsError, match="cannot set results/verification.txt aside"):
+        Plan.check(copy.deepcopy(GOOD)).start(main_process=True)
+    assert open(layout.verify.verdict).readline() == "failed\n"
+
+
+def test_finish_prints_this_runs_verdict_and_fails_when_it_failed(workdir, capsys):
+    plan = Plan.check(copy.deepcopy(GOOD))
+    plan.start(main_process=True)
+    _verdict("passed")
+    plan.finish()
+    assert capsys.readouterr().out == "samebits verify: the verdict\n"
+    _verdict("failed")
+    with pytest.raises(SystemExit) as info:
+        plan.finish()
+    assert info.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.out == "samebits verify: the verdict\n"
+    assert f"samebits: verification failed; {plan.lock} was kept as it was" in captured.err
+
+
+def test_finish_says_nothing_of_an_earlier_runs_verdict(workdir, capsys):
+    _verdict("failed")
+    os.utime(layout.verify.verdict, (1, 1))
+    plan = Plan.check(copy.deepcopy(GOOD))
+    plan._started = 1_000_000.0  # this run started long after that verdict was written
+    plan.finish()
+    assert capsys.readouterr().out == ""
