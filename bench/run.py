@@ -1,7 +1,7 @@
 """The samebits benchmark: what reproducibility costs, measured against the bare tools.
 
-    python bench/run.py                  # the full benchmark (about 25 min), writes bench/RESULTS.md
-    python bench/run.py --quick --out X  # a tiny setting (about 2 min): checks that it runs
+    python bench/run.py                  # the full benchmark (about 15 min), writes bench/RESULTS.md
+    python bench/run.py --quick --out X  # a tiny setting (about 3 min): checks that it runs
     python bench/run.py --only 1,5       # some figures only
 
 Every figure is a ratio of two things timed side by side in this one run (several
@@ -17,10 +17,13 @@ repetitions, alternating, median and min-max), so a noisy machine moves both sid
    1,000 step records;
 6. a 250-seed sweep (1,000 jobs): DAG build and no-op vs bare Snakemake on the same graph;
    lock size and verify time against the number of records;
-7. (issue #8) training time of the portable profile (oneDNN capped at AVX2) vs native.
+7. training time of the portable profile (oneDNN capped at AVX2) vs native.
 
-Runs happen in scratch copies of the workflow under a temporary directory; nothing in the
-repository is touched except the results file.
+Runs happen in scratch copies of the workflow (``samebits.core.layout.copy_workflow``) under
+a temporary directory; nothing in the repository is touched except the results file. Every
+path read from a run (records, logs, benchmark files, the lock) comes from
+``samebits.core.layout`` or from the run's checked plan (``samebits.plan.Plan``), which also
+supplies every setting the benchmark's configurations leave to the schema's defaults.
 """
 
 from __future__ import annotations
@@ -46,14 +49,18 @@ from typing import Any
 
 import yaml
 
+from samebits.core import layout
+from samebits.plan import Plan
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 import bare  # noqa: E402  (bench/bare.py: the same-shape bare Snakemake workflow)
 import synth  # noqa: E402  (bench/synth.py: a large sweep's records from a small real one)
 
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "data", "profiles")
 PYTHON = sys.executable
+#: The steps that run a model and so import TensorFlow; split, figures, summary and verify must not.
+MODEL_STEPS = layout.CHAIN_STEPS[1:]
 
 
 @dataclasses.dataclass
@@ -69,7 +76,8 @@ class Settings:
     scale_seeds: list[int]
 
 
-DIGITS = {"digits": {"source": "digits", "test_fraction": 0.2}}
+DIGITS = {"digits": {"source": "digits"}}
+MEDIUM = "medium"  # figure 3's experiment
 
 
 def settings(quick: bool) -> Settings:
@@ -86,7 +94,7 @@ def settings(quick: bool) -> Settings:
             hash_bytes=16 << 20,
             scale_seeds=[3, 6],
         )
-    default = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    default = yaml.safe_load((REPO / layout.CONFIG_FILE).read_text())
     return Settings(
         quick=False,
         reps=7,
@@ -131,18 +139,25 @@ def snakemake(workdir: Path, *args: str, cores: int = 1) -> tuple[float, str]:
 
 
 def workdir(dest: Path, config: dict[str, Any]) -> Path:
-    """A scratch copy of the workflow with ``config``."""
+    """A fresh scratch copy of the workflow with ``config``."""
     if dest.exists():
         shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for name in WORKFLOW_FILES:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            shutil.copy2(src, dest / name)
-    (dest / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return dest
+    return layout.copy_workflow(REPO, dest, config=config)
+
+
+def plan_of(config: dict[str, Any]) -> Plan:
+    """The checked plan of a benchmark configuration, every default of the schema filled in."""
+    return Plan.check(config, where="the benchmark's configuration")
+
+
+def job_env(plan: Plan) -> dict[str, str]:
+    """The environment the workflow gives the jobs of ``plan`` (profile, threads, op determinism)."""
+    return clean_env(plan.process_env())
+
+
+def glob_pattern(pattern: str) -> str:
+    """A layout path pattern with each ``{wildcard}`` made a ``*``."""
+    return re.sub(r"\{\w+\}", "*", pattern)
 
 
 @dataclasses.dataclass
@@ -182,15 +197,15 @@ def ratio_text(x: float) -> str:
     return f"{x:.2f}×"
 
 
-def tf_loaded_by_step(logs: Path) -> dict[str, set[bool]]:
-    """Which steps loaded TensorFlow, from the last line every step writes to its log."""
+def tf_loaded_by_step(wd: Path) -> dict[str, set[bool]]:
+    """Which steps of the run in ``wd`` loaded TensorFlow, from the last line every step
+    writes to its log (each step's logs found by its layout pattern)."""
     found: dict[str, set[bool]] = {}
-    for log in sorted(logs.glob("**/*.log")):
-        m = re.search(r"tensorflow (loaded|not loaded)", log.read_text(errors="replace"))
-        if m:
-            rel = log.relative_to(logs)
-            step = rel.parts[0] if len(rel.parts) > 1 else rel.stem
-            found.setdefault(step, set()).add(m.group(1) == "loaded")
+    for step, files in layout.FILES.items():
+        for log in sorted(wd.glob(glob_pattern(files.log))):
+            m = re.search(r"tensorflow (loaded|not loaded)", log.read_text(errors="replace"))
+            if m:
+                found.setdefault(step, set()).add(m.group(1) == "loaded")
     return found
 
 
@@ -239,28 +254,27 @@ def fig_noop(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
 def fig_step_overhead(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
     ours, _ = state["noop_run"]
     say("figure 2: per-step overhead vs `python -c 'import tensorflow'`")
-    env = profile_env(root, s.noop_config.get("determinism", {}).get("profile", "portable"))
+    plan = plan_of(s.noop_config)
+    env = job_env(plan)
 
     def import_tf() -> float:
         return run([PYTHON, "-c", "import tensorflow"], ours, env)[0]
 
     base = alternate(s.reps, tf=import_tf)["tf"]
     overheads: dict[str, list[float]] = {}
-    for rec_path in sorted((ours / "results").glob("**/*.record.json")):
-        rec = json.loads(rec_path.read_text())
-        step = rec["step"]
-        if step not in ("init", "train", "evaluate"):
-            continue
-        bench_file = ours / "benchmarks" / step / rec["experiment"] / f"seed{rec['seed']}.tsv"
-        lines = bench_file.read_text().splitlines()
-        wall = float(lines[-1].split("\t")[0])
-        own = rec["run"].get("fit_seconds", 0.0) + rec["run"].get("predict_seconds", 0.0)
-        overheads.setdefault(step, []).append(wall - own)
+    for step in MODEL_STEPS:
+        for experiment in plan.experiments:
+            for seed in plan.seeds:
+                rec = json.loads((ours / layout.record(step, experiment=experiment, seed=seed)).read_text())
+                bench_file = ours / layout.FILES[step].benchmark.format(experiment=experiment, seed=seed)
+                wall = float(bench_file.read_text().splitlines()[-1].split("\t")[0])
+                own = rec["run"].get("fit_seconds", 0.0) + rec["run"].get("predict_seconds", 0.0)
+                overheads.setdefault(step, []).append(wall - own)
     worst = max(statistics.median(v) for v in overheads.values()) / base.median
-    loaded = tf_loaded_by_step(ours / "logs")
+    loaded = tf_loaded_by_step(ours)
     no_tf_steps = sorted(k for k, v in loaded.items() if v == {False})
     tf_steps = sorted(k for k, v in loaded.items() if True in v)
-    wrong = sorted(set(tf_steps) - {"init", "train", "evaluate"})
+    wrong = sorted(set(tf_steps) - set(MODEL_STEPS))
     details = [f'`python -c "import tensorflow"`: {base.text()}']
     for step, values in overheads.items():
         own = {"train": "training", "evaluate": "prediction"}.get(step, "work")
@@ -279,67 +293,82 @@ def fig_step_overhead(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
     )
 
 
-def medium_config(s: Settings, profile: str = "portable") -> dict[str, Any]:
+def medium_config(s: Settings, determinism: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Figure 3's configuration: one CNN experiment, one seed; the rest (determinism settings
+    unless given, test fraction, optimizer, learning rate, ...) left to the schema's defaults."""
     m = s.medium
-    return {
+    config: dict[str, Any] = {
         "seeds": [0],
-        "determinism": {"profile": profile, "threads": 1},
         "datasets": DIGITS,
         "experiments": {
-            "medium": {
+            MEDIUM: {
                 "dataset": "digits",
                 "model": {"type": "cnn", "filters": m["filters"], "dense": m["dense"]},
-                "train": {"epochs": m["epochs"], "batch_size": m["batch_size"], "optimizer": "adam"},
+                "train": {"epochs": m["epochs"], "batch_size": m["batch_size"]},
             }
         },
     }
+    if determinism is not None:
+        config["determinism"] = determinism
+    return config
 
 
-def plain_cmd(s: Settings, out: Path) -> list[str]:
-    m = s.medium
+def plain_cmd(plan: Plan, out: Path) -> list[str]:
+    """bench/plain_recipe.py doing what the pipeline of ``plan`` (figure 3's) does, every
+    setting taken from the plan."""
+    from samebits.ml.steps import OPTIMIZERS, PREDICT_BATCH_SIZE
+
+    (seed,) = plan.seeds
+    experiment = plan.experiments[MEDIUM]
+    model, train = experiment["model"], experiment["train"]
+    if model["dropout"] or model["augment"]:
+        raise ValueError("bench/plain_recipe.py builds no dropout or augmentation layers")
     return [
         PYTHON,
         str(REPO / "bench" / "plain_recipe.py"),
-        "--filters",
-        *map(str, m["filters"]),
-        "--dense",
-        *map(str, m["dense"]),
-        "--epochs",
-        str(m["epochs"]),
-        "--batch-size",
-        str(m["batch_size"]),
-        "--out",
-        str(out),
+        *("--seed", str(seed)),
+        *("--test-fraction", str(plan.datasets[experiment["dataset"]]["test_fraction"])),
+        *("--filters", *map(str, model["filters"])),
+        *("--kernel-size", str(model["kernel_size"])),
+        *("--dense", *map(str, model["dense"])),
+        *("--activation", model["activation"]),
+        *("--epochs", str(train["epochs"])),
+        *("--batch-size", str(train["batch_size"])),
+        *("--optimizer", OPTIMIZERS[train["optimizer"]]),
+        *("--learning-rate", repr(train["learning_rate"])),
+        *("--threads", str(plan.threads)),
+        *("--predict-batch-size", str(PREDICT_BATCH_SIZE)),
+        *("--out", str(out)),
     ]
-
-
-def profile_env(root: Path, profile: str) -> dict[str, str]:
-    """The environment the workflow gives its jobs under ``profile`` (threads 1)."""
-    from samebits import determinism
-
-    return clean_env(determinism.process_env(profile))
 
 
 def fig_medium(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
     say(f"figure 3: medium CNN workload ({s.medium}), pipeline vs plain script, {s.heavy_reps} each")
-    template = workdir(root / "medium-template", medium_config(s))
-    env = profile_env(root, "portable")
+    config = medium_config(s)
+    plan = plan_of(config)
+    template = workdir(root / "medium-template", config)
+    env = job_env(plan)
+    (seed,) = plan.seeds
+    dataset = plan.experiments[MEDIUM]["dataset"]
     fits: dict[str, list[float]] = {"pipeline": [], "plain": []}
     n = {"i": 0}
+    training_images: dict[str, int] = {}  # from the pipeline's split record
 
     def pipeline() -> float:
         n["i"] += 1
         wd = root / f"medium-{n['i']}"
         shutil.copytree(template, wd)
         wall, _ = snakemake(wd)
-        rec = json.loads((wd / "results/experiments/medium/seed0/train.record.json").read_text())
+        rec = json.loads((wd / layout.record("train", experiment=MEDIUM, seed=seed)).read_text())
         fits["pipeline"].append(rec["run"]["fit_seconds"])
+        split = json.loads((wd / layout.record("split", dataset=dataset, seed=seed)).read_text())
+        training_images["n"] = split["outputs"]["split"]["arrays"]["train"]["shape"][0]
         state["medium_workdir"] = wd
         return wall
 
     def plain() -> float:
         out = root / f"plain-{len(fits['plain'])}"
-        wall, _ = run(plain_cmd(s, out), root, env)
+        wall, _ = run(plain_cmd(plan, out), root, env)
         fits["plain"].append(json.loads((out / "metrics.json").read_text())["fit_seconds"])
         return wall
 
@@ -352,39 +381,42 @@ def fig_medium(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
         "≤ 1.10×",
         r <= 1.10,
         [
-            f"pipeline (`snakemake --cores 1`: split, init, train, evaluate, figures, summary, verify): "
-            f"{t['pipeline'].text()}",
-            f"plain script (bench/plain_recipe.py, same split, model, epochs, batch size): {t['plain'].text()}",
+            f"pipeline (`snakemake --cores 1`: {', '.join(layout.FILES)}): {t['pipeline'].text()}",
+            f"plain script (bench/plain_recipe.py, the same split, model and training settings): {t['plain'].text()}",
             f"training alone: pipeline {Timing(fits['pipeline']).text()}, plain {Timing(fits['plain']).text()}",
             f"model: CNN filters {s.medium['filters']}, dense {s.medium['dense']}, {s.medium['epochs']} epochs, "
-            f"batch {s.medium['batch_size']}, digits (1,437 training images)",
+            f"batch {s.medium['batch_size']}, {dataset} ({training_images['n']:,} training images); "
+            f"every other setting of both sides from the plan: profile {plan.profile}, {plan.threads} thread(s)",
         ],
     )
 
 
 def fig_portable(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
+    from samebits.ml import determinism
+
     say(f"figure 7: portable vs native profile, training time of the medium workload, {s.heavy_reps} each")
-    fits: dict[str, list[float]] = {"portable": [], "native": []}
+    fits: dict[str, list[float]] = {determinism.PORTABLE: [], "native": []}
 
     def side(profile: str) -> Callable[[], float]:
-        env = profile_env(root, profile)
+        plan = plan_of(medium_config(s, {"profile": profile}))
+        env = job_env(plan)
 
         def fn() -> float:
             out = root / f"plain-{profile}-{len(fits[profile])}"
-            run(plain_cmd(s, out), root, env)
+            run(plain_cmd(plan, out), root, env)
             fit = json.loads((out / "metrics.json").read_text())["fit_seconds"]
             fits[profile].append(fit)
             return fit
 
         return fn
 
-    t = alternate(s.heavy_reps, portable=side("portable"), native=side("native"))
+    t = alternate(s.heavy_reps, portable=side(determinism.PORTABLE), native=side("native"))
     r = t["portable"].median / t["native"].median
     return Figure(
         7,
         "Portable profile (oneDNN capped at AVX2) vs native: training time of the medium workload",
         ratio_text(r),
-        "informative (#8)",
+        "informative",
         None,
         [f"portable: {t['portable'].text()}; native: {t['native'].text()}"],
     )
@@ -399,7 +431,8 @@ def occupancy(wd: Path, cores: int) -> tuple[float, float]:
     ``cores`` jobs running). Each job's interval is its benchmark file's mtime (written when
     the job ends) minus its wall time; a hardware-independent view of the scheduling."""
     spans = []
-    for f in (wd / "benchmarks").glob("*/*/*.tsv"):
+    chain_benchmarks = [files.benchmark for files in layout.FILES.values() if files.benchmark is not None]
+    for f in (p for pattern in chain_benchmarks for p in wd.glob(glob_pattern(pattern))):
         wall = float(f.read_text().splitlines()[1].split("\t")[0])
         end = f.stat().st_mtime
         spans.append((end - wall, end))
@@ -418,13 +451,14 @@ def occupancy(wd: Path, cores: int) -> tuple[float, float]:
 def fig_sweep(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
     say(f"figure 4: {s.sweep_seeds} seeds, --cores 2 vs --cores 1, {s.heavy_reps} each")
     config = sweep_config(s, s.sweep_seeds)
+    lock = plan_of(config).lock
     locks: dict[str, list[bytes]] = {"1": [], "2": []}
 
     def side(cores: int) -> Callable[[], float]:
         def fn() -> float:
             wd = workdir(root / f"sweep-c{cores}-{len(locks[str(cores)])}", config)
             wall, _ = snakemake(wd, cores=cores)
-            locks[str(cores)].append((wd / "samebits.lock").read_bytes())
+            locks[str(cores)].append((wd / lock).read_bytes())
             state[f"sweep_c{cores}"] = wd
             return wall
 
@@ -443,7 +477,8 @@ def fig_sweep(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
         speedup >= 1.8 and identical,
         [
             f"--cores 1: {t['one'].text()}; --cores 2: {t['two'].text()}",
-            f"jobs: {4 * s.sweep_seeds} chain steps + figures, summary, verify; experiment: {s.sweep_experiment}",
+            f"jobs: {len(layout.CHAIN_STEPS) * s.sweep_seeds} chain steps + figures, summary, verify; "
+            f"experiment: {s.sweep_experiment}",
             f"locks of all {len(every)} runs byte-identical: {'yes' if identical else 'NO'}",
             f"last --cores 2 run: both cores ran chain jobs {busy:.0%} of the {span:.1f} s from the "
             "first chain job's start to the last one's end (benchmark files); the rest of its wall "
@@ -455,7 +490,7 @@ def fig_sweep(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
 def fig_hashing(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
     import numpy as np
 
-    from samebits import hashing
+    from samebits.core import hashing
 
     say(f"figure 5: canonical hashing of {s.hash_bytes >> 20} MiB of arrays vs hashlib.sha256")
     rng = np.random.default_rng(0)
@@ -519,17 +554,21 @@ def fig_scale(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
     if source is None:
         source = workdir(root / "scale-source", sweep_config(s, s.sweep_seeds))
         snakemake(source)
-    say(f"figure 6: a {n}-seed sweep ({4 * n} chain jobs) made from the {s.sweep_seeds}-seed real run")
+    chain_jobs = len(layout.CHAIN_STEPS) * n
+    say(f"figure 6: a {n}-seed sweep ({chain_jobs} chain jobs) made from the {s.sweep_seeds}-seed real run")
     big = root / "scale-ours"
     if big.exists():
         shutil.rmtree(big)
     shutil.copytree(source, big, symlinks=True)
     config = sweep_config(s, n)
-    (big / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    synth.extend(big, "mlp", "digits", s.sweep_seeds, n)
+    plan = plan_of(config)
+    layout.write_config(big, config)
+    (experiment,) = plan.experiments
+    dataset = plan.experiments[experiment]["dataset"]
+    synth.extend(big, experiment, dataset, s.sweep_seeds, n)
     wall, out = snakemake(big)  # real: figures, summary and verify over all seeds
     ran = sorted(set(re.findall(r"^(?:local)?rule (\w+):$", out, re.M)))
-    if set(ran) - {"figures", "summarize", "verify", "all"}:
+    if set(ran) & set(layout.CHAIN_STEPS):
         raise RuntimeError(f"the synthesised sweep reran chain steps ({ran}):\n{out[-3000:]}")
     shutil.rmtree(big / ".snakemake" / "metadata", ignore_errors=True)
 
@@ -563,12 +602,11 @@ def fig_scale(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
     )
 
     say("figure 6: lock size and verify time against the number of records")
-    from samebits.verify import rebuild_lock, verify
+    from samebits.provenance.verify import rebuild_lock, verify
 
-    chain = synth.chain_records(big)
     rows = []
     for k in s.scale_seeds:
-        recs = [p for seed, p in chain if seed < k]
+        recs = synth.chain_records(experiment, dataset, range(k))
         lock_path = root / f"scale-{k}.lock"
         lock_path.unlink(missing_ok=True)
         with contextlib.chdir(big):
@@ -577,19 +615,18 @@ def fig_scale(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
         def check(recs=recs, lock_path=lock_path) -> float:
             t = time.perf_counter()
             with contextlib.chdir(big):  # record paths are relative to the workflow
-                result = verify(recs, lock_path, update_lock=False)
+                result = verify(recs, lock_path, rtol=plan.rtol, atol=plan.atol, update_lock=False)
             if not result.ok:
                 raise RuntimeError(f"verify over {len(recs)} synthesised records failed")
             return time.perf_counter() - t
 
         tv = alternate(max(2, s.reps // 2), v=check)["v"]
         rows.append((len(recs), lock_path.stat().st_size, tv.median))
-    every = sorted((big / "results").glob("**/*.record.json"))
-    cli = alternate(
+    cli = alternate(  # verifies every record of the sweep's config in ``big``: plan.all_records()
         s.reps,
         v=lambda: run([PYTHON, "-m", "samebits.cli", "verify", "--check"], big)[0],
     )["v"]
-    state["verify_1000"] = {"records": len(every), "timing": cli}
+    state["verify_1000"] = {"records": len(plan.all_records()), "timing": cli}
 
     r_dag = dag["ours"].median / dag["script"].median
     r_noop = noop["ours"].median / noop["script"].median
@@ -599,7 +636,7 @@ def fig_scale(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
     table = "; ".join(f"{k} records: {b / 1024:.0f} KiB, verify {t * 1000:.0f} ms" for k, b, t in rows)
     return Figure(
         6,
-        f"Scale: {n}-seed sweep ({4 * n} chain jobs) vs bare Snakemake; lock and verify growth",
+        f"Scale: {n}-seed sweep ({chain_jobs} chain jobs) vs bare Snakemake; lock and verify growth",
         f"DAG {ratio_text(r_dag)}, no-op {ratio_text(r_noop)} "
         f"(vs shell jobs: {ratio_text(dag['ours'].median / dag['shell'].median)}, "
         f"{ratio_text(noop['ours'].median / noop['shell'].median)})",
@@ -640,9 +677,10 @@ def fit_line(points: list[tuple[float, float]]) -> dict[str, float]:
 
 
 def machine() -> list[str]:
-    from samebits import envinfo
+    from samebits.provenance.cpu import cpu_info
+    from samebits.provenance.fingerprint import fingerprint
 
-    cpu = envinfo.cpu_info()
+    cpu = cpu_info()
     mem = "?"
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -650,7 +688,7 @@ def machine() -> list[str]:
                 mem = f"{int(line.split()[1]) / (1 << 20):.1f} GiB"
     except OSError:
         pass
-    pk = envinfo.fingerprint()["packages"]
+    pk = fingerprint()["packages"]
     sm = run([PYTHON, "-m", "snakemake", "--version"], REPO)[1].strip()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     at = f"; samebits at commit {commit.stdout.strip()}" if commit.returncode == 0 else ""
