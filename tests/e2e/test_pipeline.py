@@ -155,9 +155,11 @@ def test_a_lock_entry_edited_by_hand_is_reported_edited_once_and_the_lock_is_kep
     lock["steps"]["train/mlp/seed=0"]["outputs"]["weights"]["sha256"] = "sha256:" + "0" * 64
     lock_path.write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
     altered = lock_path.read_bytes()
+    (tiny_copy / layout.verify.verdict).unlink()  # verify runs again (the lock is not an input)
 
-    proc = run_snakemake(tiny_copy, "--forceall")
+    proc = run_snakemake(tiny_copy)
     assert proc.returncode == 1, explain(proc)
+    assert job_counts(proc) == {"verify": 1, "all": 1}, explain(proc)
     assert re.search(r"EDITED\s+train/mlp/seed=0", proc.stdout), explain(proc)
     assert "the lock entry was edited by hand: its seal" in proc.stdout
     # one clean verdict, then one line that says the run failed, and no job error
