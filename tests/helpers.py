@@ -26,6 +26,15 @@ SMALL_CONFIG = {
         "mlp": {"dataset": "digits", "model": {"type": "mlp", "hidden": [8]}, "train": {"epochs": 1}},
     },
 }
+#: A configuration file that gives the key ``mlp`` twice (line 6), which YAML would silently
+#: take as the second one.
+DUPLICATE_KEY_YAML = """
+seeds: [0]
+datasets: {digits: {source: digits}}
+experiments:
+  mlp: {dataset: digits, model: {type: mlp}, train: {epochs: 1}}
+  mlp: {dataset: digits, model: {type: cnn}, train: {epochs: 1}}
+"""
 #: With :func:`config_with`: remove the key.
 DELETE = object()
 

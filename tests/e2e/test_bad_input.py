@@ -10,11 +10,10 @@ result and no changed lock behind.
 from __future__ import annotations
 
 import re
-import textwrap
 
 import pytest
 
-from tests.helpers import SMALL_CONFIG, config_with, explain, make_workdir, run_snakemake
+from tests.helpers import DUPLICATE_KEY_YAML, SMALL_CONFIG, config_with, explain, make_workdir, run_snakemake
 
 pytestmark = pytest.mark.e2e
 
@@ -100,17 +99,7 @@ def test_the_cached_config_check_hides_no_bad_input(workdir):
 
 
 def test_duplicate_experiment_names_are_refused(workdir):
-    (workdir / "config" / "config.yaml").write_text(
-        textwrap.dedent(
-            """
-            seeds: [0]
-            datasets: {digits: {source: digits}}
-            experiments:
-              mlp: {dataset: digits, model: {type: mlp}, train: {epochs: 1}}
-              mlp: {dataset: digits, model: {type: cnn}, train: {epochs: 1}}
-            """
-        )
-    )
+    (workdir / "config" / "config.yaml").write_text(DUPLICATE_KEY_YAML)
     proc = run_snakemake(workdir)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0

@@ -44,15 +44,15 @@ def test_layout_and_byte_order_do_not_count_but_values_dtype_shape_and_names_do(
     assert hash_arrays({**{k: v for k, v in arrays.items() if k != "w"}, "w2": w})[0] != base
 
 
-def test_summaries_are_exact_enough_and_json_safe(arrays):
-    _, summ = hash_arrays(arrays)
+def test_statistics_are_exact_enough_and_json_safe(arrays):
+    _, stats = hash_arrays(arrays)
     w = arrays["w"].astype(np.float64)
-    assert summ["w"]["shape"] == [7, 5] and summ["w"]["dtype"] == "<f4"
-    assert summ["w"]["sum"] == pytest.approx(w.sum(), rel=1e-12)
-    assert summ["w"]["l2"] == pytest.approx(np.linalg.norm(w), rel=1e-12)
-    assert summ["w"]["min"] == w.min() and summ["w"]["max"] == w.max()
-    assert summ["empty"]["min"] is None
-    json.dumps(summ, allow_nan=False)
+    assert stats["w"]["shape"] == [7, 5] and stats["w"]["dtype"] == "<f4"
+    assert stats["w"]["sum"] == pytest.approx(w.sum(), rel=1e-12)
+    assert stats["w"]["l2"] == pytest.approx(np.linalg.norm(w), rel=1e-12)
+    assert stats["w"]["min"] == w.min() and stats["w"]["max"] == w.max()
+    assert stats["empty"]["min"] is None
+    json.dumps(stats, allow_nan=False)
 
 
 def test_streaming_crosses_chunk_boundaries(tmp_path, monkeypatch):
@@ -84,7 +84,7 @@ def test_json_checksum_ignores_key_order_and_whitespace(tmp_path):
 
 def test_large_arrays_hash_the_same_in_memory_and_from_file_on_the_overlapped_path(tmp_path):
     """Arrays above the overlap threshold take the two-thread path; the checksum must still
-    be SHA-256 of the canonical stream, and memory and file must agree on the summaries."""
+    be SHA-256 of the canonical stream, and memory and file must agree on the statistics."""
     import hashlib
 
     from samebits.core import hashing
@@ -92,14 +92,14 @@ def test_large_arrays_hash_the_same_in_memory_and_from_file_on_the_overlapped_pa
     rng = np.random.default_rng(3)
     arrays = {"big": rng.standard_normal(5_000_003).astype(np.float32), "ints": np.arange(3_000_001, dtype=np.int64)}
     assert arrays["big"].nbytes > hashing._OVERLAP_MIN
-    digest, summaries = hashing.hash_arrays(arrays)
+    digest, stats = hashing.hash_arrays(arrays)
     np.savez(tmp_path / "a.npz", **arrays)
-    assert hashing.hash_npz(tmp_path / "a.npz") == (digest, summaries)
+    assert hashing.hash_npz(tmp_path / "a.npz") == (digest, stats)
 
     h = hashlib.sha256(hashing._ARRAYS_TAG)
     for name in sorted(arrays):
         h.update(hashing._header(name, arrays[name].dtype, arrays[name].shape))
         h.update(arrays[name].tobytes())
     assert digest == "sha256:" + h.hexdigest()
-    assert summaries["ints"]["sum"] == float(sum(range(3_000_001)))
-    assert summaries["big"]["max"] == float(arrays["big"].max())
+    assert stats["ints"]["sum"] == float(sum(range(3_000_001)))
+    assert stats["big"]["max"] == float(arrays["big"].max())

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import textwrap
 import types
 
 import pytest
@@ -18,7 +17,7 @@ from samebits.core import layout
 from samebits.core.errors import ConfigError, SamebitsError
 from samebits.ml import determinism, models, sources, steps
 from samebits.plan import Plan
-from tests.helpers import DELETE, REPO, SMALL_CONFIG, config_with
+from tests.helpers import DELETE, DUPLICATE_KEY_YAML, REPO, SMALL_CONFIG, config_with
 
 GOOD = SMALL_CONFIG
 _DELETE = DELETE
@@ -100,17 +99,7 @@ def test_a_bad_configuration_is_refused_with_a_message_naming_the_field(workdir,
 
 
 def test_a_key_given_twice_is_refused_with_its_line(workdir):
-    (workdir / "config.yaml").write_text(
-        textwrap.dedent(
-            """
-            seeds: [0]
-            datasets: {digits: {source: digits}}
-            experiments:
-              mlp: {dataset: digits, model: {type: mlp}, train: {epochs: 1}}
-              mlp: {dataset: digits, model: {type: cnn}, train: {epochs: 1}}
-            """
-        )
-    )
+    (workdir / "config.yaml").write_text(DUPLICATE_KEY_YAML)
     with pytest.raises(ConfigError, match=r"config.yaml: line 6: duplicate key 'mlp'"):
         Plan.load("config.yaml")
 
