@@ -158,18 +158,21 @@ def hash_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[str, dict[str, dict[s
     True
     """
     h = hashlib.sha256(_ARRAYS_TAG)
-    stats = {}
-    for name in sorted(arrays):
-        arr = np.asarray(arrays[name])
-        dtype = _canonical_dtype(arr.dtype)
-        arr = np.asarray(arr, dtype=dtype, order="C")  # (ascontiguousarray would make 0-d 1-d)
-        h.update(_header(name, dtype, arr.shape))
-        s = _Stats(dtype, arr.shape)
-        flat = arr.reshape(-1)
-        step = _chunk_elements(dtype)
-        _feed(h, s, (flat[i : i + step] for i in range(0, flat.size, step)), flat.nbytes)
-        stats[name] = s.as_dict()
+    stats = {name: _feed_array(h, name, arrays[name]) for name in sorted(arrays)}
     return "sha256:" + h.hexdigest(), stats
+
+
+def _feed_array(h, name: str, arr) -> dict[str, Any]:
+    """Hash one in-memory array (header, then its canonical bytes); return its statistics."""
+    arr = np.asarray(arr)
+    dtype = _canonical_dtype(arr.dtype)
+    arr = np.asarray(arr, dtype=dtype, order="C")  # (ascontiguousarray would make 0-d 1-d)
+    h.update(_header(name, dtype, arr.shape))
+    s = _Stats(dtype, arr.shape)
+    flat = arr.reshape(-1)
+    step = _chunk_elements(dtype)
+    _feed(h, s, (flat[i : i + step] for i in range(0, flat.size, step)), flat.nbytes)
+    return s.as_dict()
 
 
 def _npz_members(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -213,15 +216,7 @@ def hash_npz(path: str | Path) -> tuple[str, dict[str, dict[str, Any]]]:
                 if fortran or dtype.byteorder == ">":
                     # Rare layouts: fall back to a full read and canonicalise in memory.
                     with zf.open(members[name]) as whole:
-                        arr = np.lib.format.read_array(whole, allow_pickle=False)
-                    cdt = _canonical_dtype(arr.dtype)
-                    arr = np.asarray(arr, dtype=cdt, order="C")
-                    h.update(_header(name, cdt, arr.shape))
-                    s = _Stats(cdt, arr.shape)
-                    flat = arr.reshape(-1)
-                    step = _chunk_elements(cdt)
-                    _feed(h, s, (flat[i : i + step] for i in range(0, flat.size, step)), flat.nbytes)
-                    stats[name] = s.as_dict()
+                        stats[name] = _feed_array(h, name, np.lib.format.read_array(whole, allow_pickle=False))
                     continue
                 h.update(_header(name, dtype, shape))
                 s = _Stats(dtype, shape)

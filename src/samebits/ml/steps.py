@@ -22,7 +22,7 @@ from ..provenance import records
 from ..provenance.fingerprint import tensorflow_info
 from . import data, determinism, models
 from .metrics import classification_metrics
-from .sources import BUNDLED
+from .sources import data_files
 from .weights import load_architecture, read_npz, set_weights, weights_of
 
 __all__ = ["OPTIMIZERS", "PREDICT_BATCH_SIZE", "split", "init", "train", "evaluate"]
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def _dataset_inputs(source: str, checksum: str) -> tuple[dict[str, str], dict[str, Any]]:
     """The data set as inputs of a record: its content checksum, and its file if it has one."""
-    files = {} if source in BUNDLED else {"data": source}
+    files = {"data": source} if data_files(source) else {}
     return files, {"dataset": {"sha256": checksum, "source": source}}
 
 
