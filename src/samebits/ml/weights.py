@@ -1,7 +1,11 @@
 """Model weights and architectures as files: what init writes and train and evaluate read.
 
-Weights are stored by their variable paths (``dense_1/kernel``), which explicit layer names
-make stable across processes; the architecture is Keras' JSON, read back in safe mode.
+Weights are stored by their place in the model: the names of the layers leading to them and
+the variable's own name (``dense_1/kernel``; in a nested model ``encoder/dense_1/kernel``).
+Explicit layer names make these stable across processes. Keras' own variable paths are not:
+a ``Sequential`` model built in one process prefixes them with its name, the same model read
+back from its JSON does not. A layer shared by several parts of a model is stored once, under
+the first place it is found. The architecture is Keras' JSON, read back in safe mode.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["load_architecture", "read_npz", "set_weights", "weights_of"]
+__all__ = ["load_architecture", "named_variables", "read_npz", "set_weights", "weights_of"]
 
 
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
@@ -20,25 +24,46 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
+def named_variables(model) -> dict[str, object]:
+    """Every weight of ``model`` by its place in it (see the module's text), in Keras' order
+    within each layer, layers in the model's order."""
+    found: dict[str, object] = {}
+    seen: set[int] = set()
+
+    def walk(layer, prefix: str) -> None:
+        inner = layer._flatten_layers(include_self=False, recursive=False)
+        theirs = {id(v) for sub in inner for v in sub.weights}
+        for v in layer.weights:
+            if id(v) in theirs or id(v) in seen:
+                continue
+            name = prefix + v.name
+            if name in found:
+                raise ValueError(f"two weights share the name {name!r}; name every layer explicitly")
+            seen.add(id(v))
+            found[name] = v
+        for sub in inner:
+            walk(sub, f"{prefix}{sub.name}/")
+
+    walk(model, "")
+    return found
+
+
 def weights_of(model) -> dict[str, np.ndarray]:
-    """Model weights by their (explicitly named) paths, e.g. ``dense_1/kernel``."""
-    out = {}
-    for v in model.weights:
-        if v.path in out:
-            raise ValueError(f"two weights share the name {v.path!r}; name every layer explicitly")
-        out[v.path] = np.asarray(v.numpy())
-    return out
+    """Model weights by their place in the model, e.g. ``dense_1/kernel``."""
+    return {name: np.asarray(v.numpy()) for name, v in named_variables(model).items()}
 
 
 def set_weights(model, arrays: dict[str, np.ndarray], where: str) -> None:
-    """Assign ``arrays`` to the model's weights by path; every weight, and only those."""
-    names = {v.path for v in model.weights}
-    if names != set(arrays):
+    """Assign ``arrays`` to the model's weights by name; every weight, and only those."""
+    variables = named_variables(model)
+    if set(variables) != set(arrays):
+        missing, extra = sorted(set(variables) - set(arrays)), sorted(set(arrays) - set(variables))
         raise ValueError(
-            f"{where}: weights {sorted(set(arrays) ^ names)} do not match the model's ({', '.join(sorted(names))})"
+            f"{where}: weights do not match the model's: missing {', '.join(missing) or 'none'}; "
+            f"not in the model {', '.join(extra) or 'none'}"
         )
-    for v in model.weights:
-        v.assign(arrays[v.path])
+    for name, v in variables.items():
+        v.assign(arrays[name])
 
 
 def load_architecture(model_json: str | Path, builder: str | None):
