@@ -316,7 +316,8 @@ def medium_config(s: Settings, determinism: dict[str, Any] | None = None) -> dic
 def plain_cmd(plan: Plan, out: Path) -> list[str]:
     """bench/plain_recipe.py doing what the pipeline of ``plan`` (figure 3's) does, every
     setting taken from the plan."""
-    from samebits.ml.steps import OPTIMIZERS, PREDICT_BATCH_SIZE
+    from samebits.ml.keras_api import resolve
+    from samebits.ml.steps import PREDICT_BATCH_SIZE
 
     (seed,) = plan.seeds
     experiment = plan.experiments[MEDIUM]
@@ -334,7 +335,7 @@ def plain_cmd(plan: Plan, out: Path) -> list[str]:
         *("--activation", model["activation"]),
         *("--epochs", str(train["epochs"])),
         *("--batch-size", str(train["batch_size"])),
-        *("--optimizer", OPTIMIZERS[train["optimizer"]]),
+        *("--optimizer", resolve("optimizer", train["optimizer"], "train.optimizer")[0]),
         *("--learning-rate", repr(train["learning_rate"])),
         *("--threads", str(plan.threads)),
         *("--predict-batch-size", str(PREDICT_BATCH_SIZE)),

@@ -254,8 +254,13 @@ class Plan:
     def _split_of(self, experiment: str, seed: Any) -> str:
         return layout.split.path("split", dataset=self.experiments[experiment]["dataset"], seed=seed)
 
-    def experiment_split(self, wildcards) -> str:
-        return self._split_of(wildcards.experiment, wildcards.seed)
+    def init_inputs(self, wildcards) -> dict[str, Any]:
+        """Init's inputs: its split, and a custom builder's file."""
+        found: dict[str, Any] = {"split": self._split_of(wildcards.experiment, wildcards.seed)}
+        code = self._user_code(wildcards.experiment, "builder")
+        if code:
+            found["code"] = code
+        return found
 
     def _chain_inputs(self, wildcards, **inputs: str) -> dict[str, Any]:
         """A chain step's inputs: its split, the given ones, and the data file of a file-based
@@ -269,7 +274,11 @@ class Plan:
 
     def train_inputs(self, wildcards) -> dict[str, Any]:
         w = {"experiment": wildcards.experiment, "seed": wildcards.seed}
-        return self._chain_inputs(wildcards, init=layout.init.path("init", **w), model=layout.init.path("model", **w))
+        found = self._chain_inputs(wildcards, init=layout.init.path("init", **w), model=layout.init.path("model", **w))
+        code = self._user_code(wildcards.experiment, "trainer", "loss")
+        if code:
+            found["code"] = code
+        return found
 
     def evaluate_inputs(self, wildcards) -> dict[str, Any]:
         w = {"experiment": wildcards.experiment, "seed": wildcards.seed}
@@ -282,6 +291,9 @@ class Plan:
 
     def experiment_metrics(self, wildcards) -> list[str]:
         return [layout.evaluate.path("metrics", experiment=wildcards.experiment, seed=s) for s in self.seeds]
+
+    def experiment_predictions(self, wildcards) -> list[str]:
+        return [layout.evaluate.path("predictions", experiment=wildcards.experiment, seed=s) for s in self.seeds]
 
     def evaluate_records(self, wildcards=None) -> list[str]:
         return [layout.record("evaluate", experiment=e, seed=s) for e in self.experiments for s in self.seeds]
@@ -326,6 +338,25 @@ class Plan:
             "builder": model["builder"] if model["type"] == "custom" else None,
         }
 
+    def _user_code(self, name: str, *keys: str) -> list[str]:
+        """The source files of the user's code an experiment's step runs (``model.builder``,
+        ``train.trainer``, a ``train.loss`` of theirs), so Snakemake reruns the step when one
+        changes. An importable module is not listed: it is not a file of the workflow."""
+        experiment = self.experiments[name]
+        refs = {
+            "builder": experiment["model"].get("builder"),
+            "trainer": experiment["train"]["trainer"],
+            "loss": experiment["train"]["loss"],
+        }
+        found = []
+        for key in keys:
+            ref = refs[key]
+            if isinstance(ref, str) and ":" in ref:
+                module = ref.rpartition(":")[0]
+                if module.endswith(".py"):
+                    found.append(module)
+        return found
+
     def split_params(self, wildcards) -> dict[str, Any]:
         def build(dataset: str) -> dict[str, Any]:
             spec = self.datasets[dataset]
@@ -333,6 +364,7 @@ class Plan:
                 "dataset": dataset,
                 "source": spec["source"],
                 "label": spec["label"],
+                "task": spec["task"],
                 "test_fraction": spec["test_fraction"],
             }
 
@@ -352,16 +384,7 @@ class Plan:
 
     def train_params(self, wildcards) -> dict[str, Any]:
         def build(name: str) -> dict[str, Any]:
-            train = self.experiments[name]["train"]
-            return {
-                "experiment": name,
-                "epochs": train["epochs"],
-                "batch_size": train["batch_size"],
-                "optimizer": train["optimizer"],
-                "learning_rate": train["learning_rate"],
-                **self._data(name),
-                **self._determinism(),
-            }
+            return {"experiment": name, **self.experiments[name]["train"], **self._data(name), **self._determinism()}
 
         return self._with_seed("train", wildcards.experiment, wildcards, build)
 

@@ -27,7 +27,7 @@ def test_default_config_trains_every_chain_and_matches_the_committed_lock_layout
             assert sum(map(sum, metrics["confusion_matrix"])) == metrics["n"] == 360
     _summary_matches_an_independent_calculation(workdir)
     for exp in ("mlp", "cnn"):
-        for name in ("learning_curves.png", "learning_curves.svg", "confusion.png", "confusion.svg"):
+        for name in ("learning_curves.png", "learning_curves.svg", "test.png", "test.svg"):
             assert (workdir / f"results/figures/{exp}/{name}").stat().st_size > 1000
     ours = json.loads((workdir / "samebits.lock").read_text())
     committed = json.loads((REPO / "samebits.lock").read_text())

@@ -37,7 +37,7 @@ PAPER_FILES = [
     *(
         f"results/figures/{e}/{f}"
         for e in ("mlp", "cnn")
-        for f in ("learning_curves.png", "learning_curves.svg", "confusion.png", "confusion.svg")
+        for f in ("learning_curves.png", "learning_curves.svg", "test.png", "test.svg")
     ),
 ]
 
@@ -190,7 +190,7 @@ def test_the_report_holds_the_summary_the_figures_and_the_verification(tiny_copy
     proc = run_snakemake(tiny_copy, "--report", "results/report.html")
     assert proc.returncode == 0, explain(proc)
     html = (tiny_copy / "results" / "report.html").read_text()
-    for needle in ("summary.csv", "learning_curves.png", "confusion.png", "verification.html"):
+    for needle in ("summary.csv", "learning_curves.png", "test.png", "verification.html"):
         assert needle in html, needle
     assert "95% confidence interval" in html  # a caption from workflow/report/
     assert "status of every step" in html  # the verification page's label

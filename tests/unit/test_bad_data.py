@@ -72,8 +72,47 @@ BAD_DATA = [
 ]
 
 
+BAD_TASKS = [
+    # (id, file name, writer, label, task, words)
+    (
+        "binary-with-three-classes",
+        "d.csv",
+        lambda p: p.write_text(_csv(_good_rows())),
+        "label",
+        "binary",
+        ["data set 'mine' has task binary", "data/d.csv has 3 classes", "'x', 'y', 'z'", "task: multiclass"],
+    ),
+    (
+        "regression-of-text",
+        "d.csv",
+        lambda p: p.write_text(_csv(_good_rows())),
+        "label",
+        "regression",
+        ["data/d.csv", "label 'label' holds 'x'", "numeric targets"],
+    ),
+    (
+        "two-label-columns-of-a-classification",
+        "d.csv",
+        lambda p: p.write_text(_csv(_good_rows())),
+        ["a", "label"],
+        None,
+        ["data/d.csv", "holds 'x'", "several label columns make a regression", "numeric targets"],
+    ),
+]
+
+
 @pytest.mark.parametrize("name, writer, words", [c[1:] for c in BAD_DATA], ids=[c[0] for c in BAD_DATA])
-def test_bad_data_is_a_clear_error_at_split_and_writes_nothing(tmp_path, monkeypatch, name, writer, words):
+@pytest.mark.parametrize("label, task", [("label", None)])
+def test_bad_data_is_a_clear_error_at_split_and_writes_nothing(tmp_path, monkeypatch, name, writer, words, label, task):
+    _split_fails(tmp_path, monkeypatch, name, writer, words, label, task)
+
+
+@pytest.mark.parametrize("name, writer, label, task, words", [c[1:] for c in BAD_TASKS], ids=[c[0] for c in BAD_TASKS])
+def test_labels_unfit_for_the_task_are_a_clear_error_at_split(tmp_path, monkeypatch, name, writer, label, task, words):
+    _split_fails(tmp_path, monkeypatch, name, writer, words, label, task)
+
+
+def _split_fails(tmp_path, monkeypatch, name, writer, words, label, task):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
     if writer is not None:
@@ -86,7 +125,8 @@ def test_bad_data_is_a_clear_error_at_split_and_writes_nothing(tmp_path, monkeyp
             source=f"data/{name}",
             seed=0,
             test_fraction=0.2,
-            label="label",
+            label=label,
+            task=task,
             script=None,
         )
     for word in words:

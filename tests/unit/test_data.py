@@ -11,7 +11,7 @@ from samebits.ml.sources import BUNDLED
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_sets_are_scikit_learns_arrays(name):
     raw, target = data._read_bundled(name)
-    ref = getattr(datasets, f"load_{name}")()
+    ref = getattr(datasets, f"load_{name}")(**({"scaled": False} if name == "diabetes" else {}))
     expected = ref.images if name == "digits" else ref.data
     assert raw.dtype == expected.dtype and raw.shape == expected.shape
     assert np.array_equal(raw, expected)
@@ -19,10 +19,54 @@ def test_bundled_sets_are_scikit_learns_arrays(name):
 
 
 def test_bundled_load_keeps_its_checksum_and_scaling():
-    ds = data.load("digits", "digits", label="label")
+    ds = data.load("digits", "digits", label="label", task=None)
     assert ds.x.shape == (1797, 8, 8, 1) and ds.x.dtype == np.float32
-    assert ds.n_classes == 10
+    assert ds.n_classes == 10 and ds.task == "multiclass"
     assert float(ds.x.max()) == 1.0
+
+
+def test_bundled_sets_have_their_task():
+    cancer = data.load("bc", "breast_cancer", label="label", task=None)
+    assert (cancer.task, cancer.n_classes, cancer.y.dtype) == ("binary", 2, np.int64)
+    diabetes = data.load("d", "diabetes", label="label", task=None)
+    assert (diabetes.task, diabetes.n_classes, diabetes.y.dtype, diabetes.y.shape) == (
+        "regression",
+        1,
+        np.float32,
+        (442,),
+    )
+
+
+@pytest.mark.parametrize(
+    ("y", "task"),
+    [
+        (np.array([0.5, 1.25, 3.0, 2.0]), "regression"),
+        (np.array([0.0, 1.0, 1.0, 0.0]), "binary"),
+        (np.array([1, 2, 3, 1]), "multiclass"),
+        (np.array(["a", "b", "a", "b"]), "binary"),
+        (np.array(["1.5", "2", "3", "4"]), "regression"),
+        (np.ones((4, 2)), "regression"),
+    ],
+)
+def test_the_task_is_inferred_from_the_labels(y, task):
+    assert data._infer_task(y) == task
+
+
+def test_a_regression_split_is_seeded_complete_and_unstratified():
+    y = np.linspace(0, 1, 50, dtype=np.float32)
+    a = data.split_indices(y, test_fraction=0.2, seed=7, where="y", task="regression")
+    assert np.array_equal(np.sort(np.concatenate([a["train"], a["test"]])), np.arange(50))
+    assert len(a["test"]) == 10
+    assert np.array_equal(
+        a["test"], data.split_indices(y, test_fraction=0.2, seed=7, where="y", task="regression")["test"]
+    )
+
+
+def test_validation_is_held_out_of_the_training_set_stratified():
+    y = np.repeat(np.arange(3), [20, 10, 30])
+    held = data.validation_indices(y, fraction=0.25, seed=1, task="multiclass", where="y")
+    assert sorted([*held["fit"], *held["validation"]]) == list(range(60))
+    assert np.bincount(y[held["validation"]]).tolist() == [5, 3, 7]
 
 
 def test_split_is_stratified_seeded_and_complete():

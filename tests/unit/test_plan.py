@@ -15,7 +15,7 @@ import yaml
 from samebits.config import schema
 from samebits.core import layout
 from samebits.core.errors import ConfigError, SamebitsError
-from samebits.ml import determinism, models, sources, steps
+from samebits.ml import determinism, models, sources, training
 from samebits.plan import Plan
 from tests.helpers import DELETE, DUPLICATE_KEY_YAML, REPO, SMALL_CONFIG, config_with
 
@@ -47,7 +47,87 @@ BAD_CONFIGS = [
         _with("experiments.mlp.model", {"type": "mlp", "filters": [4]}),
         ["experiments.mlp.model", "'filters' was unexpected"],
     ),
-    ("unknown-optimizer", _with("experiments.mlp.train.optimizer", "adamw"), ["optimizer", "adamw", "adam"]),
+    (
+        "unknown-optimizer",
+        _with("experiments.mlp.train.optimizer", "adamx"),
+        ["config.yaml: experiments.mlp.train.optimizer", "'adamx'", "not a Keras optimizer", "AdamW", "SGD"],
+    ),
+    (
+        "bad-optimizer-option",
+        _with("experiments.mlp.train.optimizer", {"name": "AdamW", "weight_decy": 0.1}),
+        ["experiments.mlp.train.optimizer.weight_decy", "not an option of AdamW", "weight_decay", "global_clipnorm"],
+    ),
+    (
+        "learning-rate-as-optimizer-option",
+        _with("experiments.mlp.train.optimizer", {"name": "sgd", "learning_rate": 0.1}),
+        ["optimizer.learning_rate", "not an option of SGD", "train.learning_rate sets the learning rate"],
+    ),
+    (
+        "unknown-loss",
+        _with("experiments.mlp.train.loss", "cross_entropy"),
+        ["experiments.mlp.train.loss", "'cross_entropy'", "not a Keras loss", "SparseCategoricalCrossentropy"],
+    ),
+    (
+        "bad-loss-option",
+        _with("experiments.mlp.train.loss", {"name": "Huber", "delt": 2}),
+        ["train.loss.delt", "not an option of Huber", "delta"],
+    ),
+    (
+        "unknown-schedule",
+        _with("experiments.mlp.train.schedule", {"name": "CosineDecayy", "decay_steps": 10}),
+        ["experiments.mlp.train.schedule", "'CosineDecayy'", "learning-rate schedule", "CosineDecay, "],
+    ),
+    (
+        "schedule-lacking-an-option",
+        _with("experiments.mlp.train.schedule", "ExponentialDecay"),
+        ["experiments.mlp.train.schedule", "ExponentialDecay needs option(s) decay_rate, decay_steps"],
+    ),
+    (
+        "unknown-callback",
+        _with("experiments.mlp.train.callbacks", ["ModelCheckpoint"]),
+        ["train.callbacks[0]", "'ModelCheckpoint'", "EarlyStopping, ReduceLROnPlateau, TerminateOnNaN"],
+    ),
+    (
+        "bad-callback-option",
+        _with("experiments.mlp.train.callbacks", [{"name": "EarlyStopping", "patiense": 2, "monitor": "loss"}]),
+        ["train.callbacks[0].patiense", "not an option of EarlyStopping", "patience"],
+    ),
+    (
+        "early-stopping-without-validation",
+        _with("experiments.mlp.train.callbacks", [{"name": "EarlyStopping", "patience": 2}]),
+        ["train.callbacks[0]", "monitors 'val_loss'", "validation_fraction is not set", "monitor: loss"],
+    ),
+    (
+        "unknown-metric",
+        _with("experiments.mlp.train.metrics", ["accuracy", "auroc"]),
+        ["experiments.mlp.train.metrics[1]", "'auroc'", "closest: AUC", "keras_api.yaml"],
+    ),
+    (
+        "validation-fraction-1",
+        _with("experiments.mlp.train.validation_fraction", 1),
+        ["experiments.mlp.train.validation_fraction", "1"],
+    ),
+    (
+        "validation-fraction-0",
+        _with("experiments.mlp.train.validation_fraction", 0.0),
+        ["experiments.mlp.train.validation_fraction", "0.0"],
+    ),
+    (
+        "missing-trainer-file",
+        _with("experiments.mlp.train.trainer", "models/loop.py:train"),
+        ["experiments.mlp.train.trainer", "models/loop.py", "does not exist"],
+    ),
+    (
+        "trainer-without-function",
+        _with("experiments.mlp.train.trainer", "models/m.py:train"),
+        ["experiments.mlp.train.trainer", "models/m.py:train", "no function 'train'"],
+    ),
+    ("unknown-task", _with("datasets.digits.task", "ranking"), ["datasets.digits.task", "ranking"]),
+    (
+        "class-weight-word",
+        _with("experiments.mlp.train.class_weight", "balance"),
+        ["experiments.mlp.train.class_weight", "balance"],
+    ),
     ("unknown-profile", {**GOOD, "determinism": {"profile": "fast"}}, ["determinism.profile", "fast", "portable"]),
     ("unknown-dataset", _with("experiments.mlp.dataset", "mnist"), ["experiments.mlp.dataset", "mnist", "digits"]),
     ("unknown-bundled-set", _with("datasets.digits.source", "mnist"), ["datasets.digits.source", "mnist", "digits"]),
@@ -123,8 +203,24 @@ def test_every_default_comes_from_the_schema():
     assert plan.lock == schema.default("lock")
     model = plan.experiments["mlp"]["model"]
     assert set(model) == {"type", "hidden", "activation", "dropout", "augment"} and model["hidden"] == [8]
-    assert set(plan.experiments["mlp"]["train"]) == {"epochs", "batch_size", "optimizer", "learning_rate"}
-    assert set(plan.datasets["digits"]) == {"source", "label", "test_fraction"}
+    train = plan.experiments["mlp"]["train"]
+    assert set(train) == {
+        "epochs",
+        "batch_size",
+        "optimizer",
+        "learning_rate",
+        "schedule",
+        "loss",
+        "metrics",
+        "class_weight",
+        "validation_fraction",
+        "callbacks",
+        "trainer",
+    }
+    declared = schema.schema()["properties"]["experiments"]["additionalProperties"]["properties"]["train"]
+    for key in set(train) - {"epochs"}:
+        assert train[key] == declared["properties"][key]["default"], key
+    assert set(plan.datasets["digits"]) == {"source", "label", "task", "test_fraction"}
 
 
 def test_defaults_reach_the_experiments_a_grid_expands_to():
@@ -149,9 +245,10 @@ def test_the_schema_and_the_code_offer_the_same_choices():
     assert _enum("properties", "determinism", "properties", "profile") == list(determinism.PROFILES)
     assert schema.default("determinism", "profile") == determinism.PORTABLE
     experiment = props["experiments"]["additionalProperties"]["properties"]
-    assert _enum(
-        "properties", "experiments", "additionalProperties", "properties", "train", "properties", "optimizer"
-    ) == (list(steps.OPTIMIZERS))
+    datasets = props["datasets"]["additionalProperties"]["properties"]
+    assert datasets["task"]["oneOf"][1]["enum"] == list(sources.TASKS) == list(models.OUTPUTS)
+    assert set(sources.BUNDLED.values()) <= set(sources.TASKS)
+    assert set(training.TASK_LOSSES) == set(training.TASK_METRICS) == set(sources.TASKS)
     types_ = [branch["properties"]["type"]["const"] for branch in experiment["model"]["oneOf"]]
     assert tuple(types_) == models.MODEL_TYPES
     assert schema.schema()["$defs"]["name"]["pattern"] == f"^{layout.NAME}$"
@@ -201,6 +298,7 @@ def test_params_are_complete_canonical_and_shared_between_seeds():
         "label": "label",
         "seed": 0,
         "source": "digits",
+        "task": None,
         "test_fraction": plan.datasets["digits"]["test_fraction"],
     }
     assert plan.verify_params() == {"lock": plan.lock, "rtol": plan.rtol, "atol": plan.atol}
@@ -213,6 +311,18 @@ def test_params_are_complete_canonical_and_shared_between_seeds():
         layout.record("summarize"),
     ]
     assert plan.dataset_files(w0) == sources.data_files("digits") == []
+
+
+def test_the_users_code_files_are_inputs_of_the_steps_that_run_them(workdir):
+    (workdir / "models" / "loop.py").write_text("def train(ctx):\n    pass\n")
+    (workdir / "models" / "loss.py").write_text("def loss(y_true, y_pred):\n    return y_pred\n")
+    cfg = config_with("experiments.mlp.model", {"type": "custom", "builder": "models/m.py:build"})
+    cfg["experiments"]["mlp"]["train"].update(trainer="models/loop.py:train", loss="models/loss.py:loss")
+    plan = Plan.check(cfg)
+    w = types.SimpleNamespace(experiment="mlp", seed="0")
+    assert plan.init_inputs(w)["code"] == ["models/m.py"]
+    assert plan.train_inputs(w)["code"] == ["models/loop.py", "models/loss.py"]
+    assert "code" not in Plan.check(copy.deepcopy(GOOD)).train_inputs(w)
 
 
 def test_the_start_sets_the_process_environment(workdir, monkeypatch):

@@ -1,6 +1,6 @@
 rule init:
     input:
-        split=PLAN.experiment_split,
+        unpack(PLAN.init_inputs),
     output:
         init=layout.init.init,
         model=layout.init.model,

@@ -2,6 +2,7 @@ rule figures:
     input:
         histories=PLAN.experiment_histories,
         metrics=PLAN.experiment_metrics,
+        predictions=PLAN.experiment_predictions,
     output:
         curves_png=report(
             layout.figures.curves_png,
@@ -11,14 +12,14 @@ rule figures:
             labels={"experiment": "{experiment}", "figure": "learning curves"},
         ),
         curves_svg=layout.figures.curves_svg,
-        confusion_png=report(
-            layout.figures.confusion_png,
-            caption="../report/confusion.rst",
+        test_png=report(
+            layout.figures.test_png,
+            caption="../report/test.rst",
             category="Figures",
             subcategory="{experiment}",
-            labels={"experiment": "{experiment}", "figure": "confusion matrix"},
+            labels={"experiment": "{experiment}", "figure": "test set"},
         ),
-        confusion_svg=layout.figures.confusion_svg,
+        test_svg=layout.figures.test_svg,
         record=layout.figures.record,
     log:
         layout.figures.log,

@@ -10,10 +10,11 @@ with step_logging(sm.log[0]):
     figures(
         dict(zip(seeds, sm.input.histories, strict=True)),
         dict(zip(seeds, sm.input.metrics, strict=True)),
+        dict(zip(seeds, sm.input.predictions, strict=True)),
         o.curves_png,
         o.curves_svg,
-        o.confusion_png,
-        o.confusion_svg,
+        o.test_png,
+        o.test_svg,
         o.record,
         experiment=sm.params.step["experiment"],
         script=__file__,

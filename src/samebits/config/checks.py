@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from ..core.errors import ConfigError, DataError
-from ..ml import models, sources
+from ..ml import keras_api, models, sources
 from . import grids
 
 __all__ = ["check_config", "check_duplicate_keys", "read_yaml"]
@@ -70,7 +70,8 @@ def _get(doc: Any, *keys: str) -> Any:
 
 def check_config(config: dict[str, Any]) -> None:
     """Check what the schema cannot say clearly: model types, data sources, references
-    between sections and custom builders (checked without importing them). Messages name
+    between sections, Keras names and options (:mod:`samebits.ml.keras_api`), and
+    custom builders, trainers and losses (checked without importing them). Messages name
     the field (``experiments.mlp.model.type``); the caller adds the file."""
     datasets = config.get("datasets") if isinstance(config.get("datasets"), dict) else {}
     for name, spec in datasets.items():
@@ -97,3 +98,11 @@ def check_config(config: dict[str, Any]) -> None:
             )
         if kind == "custom" and isinstance(_get(exp, "model", "builder"), str):
             models.check_builder(exp["model"]["builder"], f"experiments.{name}.model.builder")
+        train = _get(exp, "train")
+        if isinstance(train, dict):
+            keras_api.check(train, f"experiments.{name}.train")
+            trainer, loss = train.get("trainer"), train.get("loss")
+            if isinstance(trainer, str):
+                models.check_builder(trainer, f"experiments.{name}.train.trainer")
+            if isinstance(loss, str) and keras_api.is_reference(loss):
+                models.check_builder(loss, f"experiments.{name}.train.loss")

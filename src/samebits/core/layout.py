@@ -32,6 +32,7 @@ __all__ = [
     "SET_ASIDE",
     "WORKFLOW_FILES",
     "HEADLINE_METRICS",
+    "task_of",
     "Files",
     "FILES",
     "split",
@@ -66,9 +67,25 @@ RECORD_INDEX = f"{CACHE_DIR}/ondisk-index.json"
 CONFIG_CACHE = f"{CACHE_DIR}/config-cache.json"
 SET_ASIDE = f"{CACHE_DIR}/set-aside"
 
-#: The numbers of evaluate's metrics.json a reader looks at first: verify shows how each
-#: moved, the summary table has a column for each, in this order.
-HEADLINE_METRICS = ("accuracy", "loss", "macro_f1")
+#: The numbers of evaluate's metrics.json a reader looks at first, by task (the
+#: ``samebits.ml.sources.TASKS``): verify shows how each moved, the summary table of a task
+#: has a column for each, in this order.
+HEADLINE_METRICS = {
+    "multiclass": ("accuracy", "loss", "macro_f1"),
+    "binary": ("accuracy", "loss", "f1", "roc_auc"),
+    "regression": ("mse", "mae", "r2"),
+}
+
+
+def task_of(metrics: Mapping[str, Any]) -> str:
+    """The task of an evaluation, from its metrics.json document (one of the keys of
+    :data:`HEADLINE_METRICS`).
+
+    Multiclass metrics carry no ``"task"`` key: they are what samebits has always written,
+    byte for byte, so a missing key means ``"multiclass"``.
+    """
+    return metrics.get("task", "multiclass")
+
 
 #: What a copy of the workflow is made of (the lock and results are never copied).
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "data", "profiles")
@@ -131,8 +148,8 @@ figures = Files(
     {
         "curves_png": f"{_FIGURES}/learning_curves.png",
         "curves_svg": f"{_FIGURES}/learning_curves.svg",
-        "confusion_png": f"{_FIGURES}/confusion.png",
-        "confusion_svg": f"{_FIGURES}/confusion.svg",
+        "test_png": f"{_FIGURES}/test.png",
+        "test_svg": f"{_FIGURES}/test.svg",
         "record": f"{_FIGURES}/figures.record.json",
     },
     log="logs/figures/{experiment}.log",

@@ -3,6 +3,11 @@
 Every loader returns the same shape of thing, a :class:`Dataset`, whose content checksum
 is taken over the arrays as read (before scaling), so a reader whose data file differs by
 one value is told so by the split step.
+
+A data set's task (:data:`samebits.ml.sources.TASKS`) is the configuration's ``task``, or
+inferred from its labels: float targets that are not all whole numbers make a regression,
+other labels (integers, text) a classification, binary with two classes, multiclass with
+more.
 """
 
 from __future__ import annotations
@@ -17,18 +22,19 @@ from ..core.errors import DataError
 from ..core.hashing import hash_arrays
 from .sources import BUNDLED, check_source
 
-__all__ = ["Dataset", "describe_source", "load", "split_indices", "test_quota"]
+__all__ = ["Dataset", "describe_source", "load", "split_indices", "split_task", "test_quota", "validation_indices"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """Features scaled for training, integer labels, and the raw content's checksum."""
+    """Features scaled for training, labels (or targets), and the raw content's checksum."""
 
     name: str
     x: np.ndarray  # float32, (n, *feature_shape)
-    y: np.ndarray  # int64 in [0, n_classes)
-    n_classes: int
+    y: np.ndarray  # classification: int64 in [0, n_classes); regression: float32, (n,) or (n, targets)
+    n_classes: int  # classes; for a regression, target columns
     checksum: str
+    task: str = "multiclass"
 
     @property
     def feature_shape(self) -> tuple[int, ...]:
@@ -41,18 +47,19 @@ _BUNDLED_FILES = {
     "iris": "iris.csv",
     "wine": "wine_data.csv",
     "breast_cancer": "breast_cancer.csv",
+    "diabetes": ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz"),
 }
 
 
-def _sklearn_data_file(name: str) -> Path:
-    """Where scikit-learn keeps a bundled set, found without importing scikit-learn (whose
-    import costs about 0.7 s per step)."""
+def _sklearn_data_file(name: str, file: str | None = None) -> Path:
+    """Where scikit-learn keeps a bundled set's file, found without importing scikit-learn
+    (whose import costs about 0.7 s per step)."""
     import importlib.util
 
     spec = importlib.util.find_spec("sklearn")
     if spec is None or not spec.submodule_search_locations:
         raise DataError(f"the bundled data set {name!r} comes with scikit-learn, which is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / _BUNDLED_FILES[name]
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / (file or _BUNDLED_FILES[name])
 
 
 def _read_bundled(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +68,12 @@ def _read_bundled(name: str) -> tuple[np.ndarray, np.ndarray]:
     import csv
     import gzip
 
+    if name == "diabetes":  # load_diabetes(scaled=False): two space-separated files
+        data_file, target_file = _BUNDLED_FILES[name]
+        with gzip.open(_sklearn_data_file(name, data_file), "rt", encoding="utf-8") as fh:
+            x = np.loadtxt(fh)
+        with gzip.open(_sklearn_data_file(name, target_file), "rt", encoding="utf-8") as fh:
+            return x, np.loadtxt(fh)
     path = _sklearn_data_file(name)
     if name == "digits":
         with gzip.open(path, "rt", encoding="utf-8") as fh:
@@ -92,7 +105,9 @@ def _maxabs(x: np.ndarray) -> np.ndarray:
     return x / scale
 
 
-def _read_csv(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_csv(path: Path, label: str | list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of a CSV file: labels as text, one column per label column (a
+    single label column gives a 1-D array)."""
     import csv
 
     with open(path, newline="", encoding="utf-8") as fh:
@@ -100,30 +115,33 @@ def _read_csv(path: Path, label: str) -> tuple[np.ndarray, np.ndarray]:
     if not rows:
         raise DataError(f"{path}: the file is empty; expected a header row and data rows")
     header, body = rows[0], [r for r in rows[1:] if r]
-    if label not in header:
-        raise DataError(
-            f"{path}: no label column {label!r}; columns are {', '.join(header)} "
-            "(set `label:` of the data set in config/config.yaml)"
-        )
+    wanted = [label] if isinstance(label, str) else list(label)
+    for name in wanted:
+        if name not in header:
+            raise DataError(
+                f"{path}: no label column {name!r}; columns are {', '.join(header)} "
+                "(set `label:` of the data set in config/config.yaml)"
+            )
     if not body:
         raise DataError(f"{path}: the file has a header but no data rows")
-    li = header.index(label)
-    x = np.empty((len(body), len(header) - 1), dtype=np.float64)
+    label_cols = [header.index(name) for name in wanted]
+    feature_cols = [i for i in range(len(header)) if i not in label_cols]
+    x = np.empty((len(body), len(feature_cols)), dtype=np.float64)
     labels = []
     for r, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(f"{path}: line {r} has {len(row)} fields, the header has {len(header)}")
-        labels.append(row[li])
-        feats = row[:li] + row[li + 1 :]
-        for c, value in enumerate(feats):
+        labels.append([row[i] for i in label_cols])
+        for c, i in enumerate(feature_cols):
             try:
-                x[r - 2, c] = float(value)
+                x[r - 2, c] = float(row[i])
             except ValueError:
-                col = [h for i, h in enumerate(header) if i != li][c]
                 raise DataError(
-                    f"{path}: line {r}, column {col!r}: {value!r} is not a number; feature columns must be numeric"
+                    f"{path}: line {r}, column {header[i]!r}: {row[i]!r} is not a number; "
+                    "feature columns must be numeric"
                 ) from None
-    return x, np.asarray(labels)
+    y = np.asarray(labels)
+    return x, (y[:, 0] if isinstance(label, str) else y)
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +175,7 @@ def describe_source(source: str) -> str:
     return f"scikit-learn bundled '{source}'" if source in BUNDLED else source
 
 
-def load(name: str, source: str, *, label: str) -> Dataset:
+def load(name: str, source: str, *, label: str | list[str], task: str | None) -> Dataset:
     """Load a data set by its config entry.
 
     Parameters
@@ -167,7 +185,9 @@ def load(name: str, source: str, *, label: str) -> Dataset:
     source
         One of :data:`BUNDLED`, or the path of a ``.csv`` or ``.npz`` file.
     label
-        The label column of a CSV file.
+        The label column of a CSV file (a list: the target columns of a regression).
+    task
+        The data set's task, or ``None`` to infer it from the labels.
     """
     check_source(name, source)
     if source in BUNDLED:
@@ -183,25 +203,93 @@ def load(name: str, source: str, *, label: str) -> Dataset:
             raise DataError(f"{source}: features must be numeric, got dtype {raw_x.dtype}")
         _check_finite(raw_x, source)  # before scaling, which would spread a NaN
         x = _maxabs(raw_x.astype(np.float64).reshape(len(raw_x), -1)).reshape(raw_x.shape)
-    classes, y = np.unique(np.asarray(raw_y), return_inverse=True)
-    y = y.reshape(-1)
-    if len(classes) < 2:
-        raise DataError(f"{source}: only one class ({str(classes[0])!r}); classification needs two or more")
     raw_y = np.asarray(raw_y)
     if raw_y.dtype.kind in "OU":  # text labels (CSV): hash them as fixed-width unicode
         raw_y = raw_y.astype(str)
     checksum, _ = hash_arrays({"X": np.asarray(raw_x), "y": raw_y})
+    task = task or (BUNDLED[source] if source in BUNDLED else _infer_task(raw_y))
+    if task == "regression":
+        y = _targets(raw_y, source, label)
+        n_classes = 1 if y.ndim == 1 else y.shape[1]
+    else:
+        if raw_y.ndim != 1:
+            raise DataError(
+                f"{source}: {raw_y.shape[1]} label columns; only a regression has several targets "
+                f"(set `task: regression` of data set {name!r}), a classification has one label column"
+            )
+        classes, y = np.unique(raw_y, return_inverse=True)
+        y = y.reshape(-1).astype(np.int64)
+        n_classes = len(classes)
+        if n_classes < 2:
+            raise DataError(f"{source}: only one class ({str(classes[0])!r}); classification needs two or more")
+        if task == "binary" and n_classes != 2:
+            raise DataError(
+                f"data set {name!r} has task binary but {source} has {n_classes} classes "
+                f"({_show(classes)}); binary needs exactly two (use task: multiclass)"
+            )
     return Dataset(
         name=name,
         x=np.ascontiguousarray(x, dtype=np.float32),
-        y=y.astype(np.int64),
-        n_classes=len(classes),
+        y=y,
+        n_classes=n_classes,
         checksum=checksum,
+        task=task,
     )
 
 
-def split_indices(y: np.ndarray, *, test_fraction: float, seed: int, where: str) -> dict[str, Any]:
-    """Seeded stratified split of ``range(len(y))``: sorted ``train`` and ``test`` indices.
+def _show(values: np.ndarray, limit: int = 6) -> str:
+    shown = ", ".join(repr(str(v)) for v in values[:limit])
+    return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")
+
+
+def _as_float(raw_y: np.ndarray) -> np.ndarray | None:
+    """The labels as float64, or ``None`` if some are not numbers."""
+    if raw_y.dtype.kind in "biuf":
+        return raw_y.astype(np.float64)
+    try:
+        return raw_y.astype(np.float64)
+    except ValueError:
+        return None
+
+
+def _infer_task(raw_y: np.ndarray) -> str:
+    """regression for numbers that are not all whole (or for several target columns),
+    else binary for two distinct labels, multiclass for more."""
+    values = _as_float(raw_y)
+    if raw_y.ndim > 1 or (
+        values is not None and raw_y.dtype.kind not in "biu" and not np.all(values == np.round(values))
+    ):
+        return "regression"
+    return "binary" if len(np.unique(raw_y)) == 2 else "multiclass"
+
+
+def _targets(raw_y: np.ndarray, source: str, label: str | list[str]) -> np.ndarray:
+    values = _as_float(raw_y)
+    if values is None:
+        bad = next(v for v in raw_y.reshape(-1) if _as_float(np.asarray([v])) is None)
+        several = "" if isinstance(label, str) else " (several label columns make a regression)"
+        raise DataError(
+            f"{source}: label {label!r} holds {str(bad)!r}, not a number; a regression{several} needs numeric targets"
+        )
+    if not np.all(np.isfinite(values)):
+        raise DataError(f"{source}: targets contain NaN or infinite values")
+    return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def split_task(meta: dict[str, np.ndarray]) -> str:
+    """The task a split file was made for: its ``task`` entry, which a multiclass split does
+    not have (the layout split files have always had)."""
+    return str(meta["task"]) if "task" in meta else "multiclass"
+
+
+def split_indices(
+    y: np.ndarray, *, test_fraction: float, seed: int, where: str, task: str = "multiclass"
+) -> dict[str, Any]:
+    """Seeded split of ``range(len(y))``: sorted ``train`` and ``test`` indices; stratified
+    by class for a classification, a seeded random split for a regression.
+
+    Regression: NumPy's legacy ``RandomState`` permutes all indices and the first
+    ``ceil(test_fraction * n)`` go to the test set. Classification:
 
     The test set has ``ceil(test_fraction * n)`` samples, shared out between the classes in
     proportion to their sizes (largest remainder, ties to the lower class; every class gets
@@ -213,6 +301,12 @@ def split_indices(y: np.ndarray, *, test_fraction: float, seed: int, where: str)
     """
     if not 0.0 < test_fraction < 1.0:
         raise DataError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    if task == "regression":
+        n_test = int(np.ceil(test_fraction * len(y)))
+        if not 0 < n_test < len(y):
+            raise DataError(f"{where}: {len(y)} samples cannot be split with test fraction {test_fraction}")
+        order = np.random.RandomState(seed).permutation(len(y))
+        return {"train": np.sort(order[n_test:]).astype(np.int64), "test": np.sort(order[:n_test]).astype(np.int64)}
     counts = np.bincount(y)
     n_test = int(np.ceil(test_fraction * len(y)))
     if counts.min() < 2 or n_test < len(counts) or len(y) - n_test < len(counts):
@@ -232,6 +326,13 @@ def split_indices(y: np.ndarray, *, test_fraction: float, seed: int, where: str)
         "train": np.sort(np.concatenate(train)).astype(np.int64),
         "test": np.sort(np.concatenate(test)).astype(np.int64),
     }
+
+
+def validation_indices(y_train: np.ndarray, *, fraction: float, seed: int, task: str, where: str) -> dict[str, Any]:
+    """Positions in the training set of the samples fitted on (``fit``) and held out for
+    validation (``validation``): the same seeded split as the test split, with ``fraction``."""
+    found = split_indices(y_train, test_fraction=fraction, seed=seed, where=where, task=task)
+    return {"fit": found["train"], "validation": found["test"]}
 
 
 def test_quota(counts: np.ndarray, n_test: int) -> list[int]:

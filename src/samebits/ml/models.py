@@ -18,7 +18,10 @@ __all__ = [
     "build_cnn",
     "build_mlp",
     "MODEL_TYPES",
+    "OUTPUTS",
     "build",
+    "check_output",
+    "output_units",
     "builder_file",
     "check_builder",
     "is_builder_file",
@@ -60,24 +63,35 @@ def _augment(keras, x, spec: dict[str, Any] | None, seeds: SeedSource):
     return x
 
 
-def _output(keras, x, n_classes: int, seeds: SeedSource):
+#: The output layer of the built-in models, by task: ``(units, activation)`` for ``n``
+#: classes (or target columns, for a regression).
+OUTPUTS = {
+    "multiclass": lambda n: (n, "softmax"),
+    "binary": lambda n: (1, "sigmoid"),
+    "regression": lambda n: (n, "linear"),
+}
+
+
+def _output(keras, x, n_classes: int, seeds: SeedSource, task: str):
+    units, activation = OUTPUTS[task](n_classes)
     return keras.layers.Dense(
-        n_classes,
-        activation="softmax",
+        units,
+        activation=activation,
         name="output",
         kernel_initializer=keras.initializers.GlorotUniform(seed=seeds("output/kernel")),
         bias_initializer="zeros",
     )(x)
 
 
-def build_mlp(input_shape, n_classes: int, seeds: SeedSource, *, hidden, activation, dropout, augment):
-    """A multilayer perceptron: flatten, ``hidden`` dense layers, softmax output."""
+def build_mlp(input_shape, n_classes: int, seeds: SeedSource, *, hidden, activation, dropout, augment, task):
+    """A multilayer perceptron: flatten, ``hidden`` dense layers, the task's output layer
+    (:data:`OUTPUTS`)."""
     import keras
 
     inputs = keras.Input(shape=tuple(input_shape), name="input")
     x = keras.layers.Flatten(name="flatten")(_augment(keras, inputs, augment, seeds))
     x = _dense_stack(keras, x, list(hidden), activation, dropout, seeds)
-    return keras.Model(inputs, _output(keras, x, n_classes, seeds), name="mlp")
+    return keras.Model(inputs, _output(keras, x, n_classes, seeds, task), name="mlp")
 
 
 def build_cnn(
@@ -91,8 +105,10 @@ def build_cnn(
     activation,
     dropout,
     augment,
+    task,
 ):
-    """A small convolutional network for images of shape ``(h, w, channels)``."""
+    """A small convolutional network for images of shape ``(h, w, channels)``, with the
+    task's output layer (:data:`OUTPUTS`)."""
     import keras
 
     if len(input_shape) != 3:
@@ -116,7 +132,7 @@ def build_cnn(
             x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = _dense_stack(keras, x, list(dense), activation, dropout, seeds)
-    return keras.Model(inputs, _output(keras, x, n_classes, seeds), name="cnn")
+    return keras.Model(inputs, _output(keras, x, n_classes, seeds, task), name="cnn")
 
 
 #: The built-in model types; their keys and defaults are in the config schema.
@@ -139,22 +155,23 @@ def is_builder_file(module_name: str) -> bool:
     return module_name.endswith(".py")
 
 
-def load_builder(ref: str):
-    """Import a custom builder named ``module:function`` or ``path/to/file.py:function``.
+def load_builder(ref: str, where: str = "model.builder"):
+    """Import the user's function named ``module:function`` or ``path/to/file.py:function``
+    (a model builder, a trainer or a loss; ``where`` names the key in messages).
 
-    A custom builder is code by design: it runs with the workflow's rights. It is loaded
+    The user's code is code by design: it runs with the workflow's rights. It is loaded
     from the given file or an importable module; nothing is added to ``sys.path``.
     """
     import importlib
     import importlib.util
     from pathlib import Path
 
-    module_name, func_name = parse_builder(ref)
+    module_name, func_name = parse_builder(ref, where)
     try:
         if is_builder_file(module_name):
             path = Path(module_name)
             if not path.is_file():
-                raise ConfigError(f"model.builder {ref!r}: file {module_name} does not exist")
+                raise ConfigError(f"{where} {ref!r}: file {module_name} does not exist")
             name = "samebits_builder_" + path.stem
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
@@ -167,10 +184,10 @@ def load_builder(ref: str):
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 (any import failure is the user's module's)
-        raise ConfigError(f"model.builder {ref!r} cannot be imported: {type(exc).__name__}: {exc}") from None
+        raise ConfigError(f"{where} {ref!r} cannot be imported: {type(exc).__name__}: {exc}") from None
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise ConfigError(f"model.builder {ref!r}: {module_name} has no function {func_name!r}")
+        raise ConfigError(f"{where} {ref!r}: {module_name} has no function {func_name!r}")
     return func
 
 
@@ -225,12 +242,13 @@ def builder_file(ref: str | None) -> str | None:
     return found.origin if found is not None else None
 
 
-def build(spec: dict[str, Any], input_shape, n_classes: int, seeds: SeedSource):
-    """Build the model a config ``model:`` entry describes (uncompiled).
+def build(spec: dict[str, Any], input_shape, n_classes: int, seeds: SeedSource, *, task: str):
+    """Build the model a config ``model:`` entry describes (uncompiled), for ``task`` with
+    ``n_classes`` classes (or target columns, for a regression).
 
     ``type: custom`` calls ``builder(input_shape, n_classes, seeds, **options)``; it must
     return an uncompiled Keras model and should name its layers and seed its initializers
-    with ``seeds("some/name")``.
+    with ``seeds("some/name")``. Its output must suit the task (:func:`check_output`).
     """
     spec = dict(spec)
     kind = spec.pop("type", None)
@@ -242,13 +260,44 @@ def build(spec: dict[str, Any], input_shape, n_classes: int, seeds: SeedSource):
 
         if not isinstance(model, keras.Model):
             raise ConfigError(f"model.builder {ref!r} returned {type(model).__name__}, not a Keras model")
+        check_output(model, task=task, n_classes=n_classes, where=f"model.builder {ref!r}")
         return model
     if kind not in BUILDERS:
         raise ConfigError(f"model.type {kind!r} is unknown; accepted: {', '.join(MODEL_TYPES)}")
     try:
-        return BUILDERS[kind](input_shape, n_classes, seeds, **spec)
+        return BUILDERS[kind](input_shape, n_classes, seeds, task=task, **spec)
     except TypeError as exc:
         raise ConfigError(f"model.type {kind!r}: {exc}") from None
+
+
+def output_units(model) -> tuple[int, str | None]:
+    """``(units, activation name)`` of a single-output model's output (activation ``None``
+    when the output layer has none of its own)."""
+    shape = model.outputs[0].shape if getattr(model, "outputs", None) else model.output_shape
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    activation = getattr(getattr(last, "activation", None), "__name__", None)
+    return int(shape[-1]), activation
+
+
+def check_output(model, *, task: str, n_classes: int, where: str) -> None:
+    """:class:`ConfigError` naming both unless the model's output suits the task: ``n``
+    units for ``n`` classes (binary: one sigmoid unit or two units), ``n`` units for ``n``
+    regression targets, not a softmax or sigmoid."""
+    if getattr(model, "outputs", None) is not None and len(model.outputs) != 1:
+        raise ConfigError(f"{where}: the model has {len(model.outputs)} outputs; samebits trains one")
+    units, activation = output_units(model)
+    shown = f"{units} unit(s)" + (f" with activation {activation!r}" if activation else "")
+    if task == "binary":
+        ok = units in (1, 2) and not (units == 1 and activation == "softmax")
+        need = "one sigmoid unit or two softmax units"
+    elif task == "multiclass":
+        ok = units == n_classes
+        need = f"{n_classes} units, one per class (softmax, or logits with from_logits)"
+    else:
+        ok = units == n_classes and activation not in ("softmax",)
+        need = f"{n_classes} unit(s), one per target, without softmax (a linear output)"
+    if not ok:
+        raise ConfigError(f"{where}: the model's output has {shown}, but the data set's task is {task} ({need})")
 
 
 def model_layers(model) -> list:

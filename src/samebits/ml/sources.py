@@ -9,10 +9,19 @@ from pathlib import Path
 
 from ..core.errors import DataError
 
-__all__ = ["BUNDLED", "FILE_SUFFIXES", "check_source", "data_files"]
+__all__ = ["BUNDLED", "FILE_SUFFIXES", "TASKS", "check_source", "data_files"]
 
-#: Data sets that ship with scikit-learn (no download).
-BUNDLED = ("digits", "iris", "wine", "breast_cancer")
+#: Data sets that ship with scikit-learn (no download), by their task.
+BUNDLED = {
+    "digits": "multiclass",
+    "iris": "multiclass",
+    "wine": "multiclass",
+    "breast_cancer": "binary",
+    "diabetes": "regression",
+}
+
+#: What a data set's labels are for (the config schema lists the same choices).
+TASKS = ("multiclass", "binary", "regression")
 
 #: Suffixes of the data files samebits reads.
 FILE_SUFFIXES = (".csv", ".npz")

@@ -20,12 +20,12 @@ from ..core.hashing import hash_arrays
 from ..core.seeds import SeedSource, check_seed
 from ..provenance import records
 from ..provenance.fingerprint import tensorflow_info
-from . import data, determinism, models
-from .metrics import classification_metrics
+from . import data, determinism, models, training
+from .metrics import evaluation
 from .sources import data_files
 from .weights import load_architecture, read_npz, set_weights, weights_of
 
-__all__ = ["OPTIMIZERS", "PREDICT_BATCH_SIZE", "split", "init", "train", "evaluate"]
+__all__ = ["PREDICT_BATCH_SIZE", "split", "init", "train", "evaluate"]
 
 log = logging.getLogger(__name__)
 
@@ -44,20 +44,24 @@ def split(
     source: str,
     seed: int,
     test_fraction: float,
-    label: str,
+    label: str | list[str],
+    task: str | None,
     script: str | Path | None,
 ) -> dict[str, Any]:
-    """Seeded stratified train/test split of one data set; writes indices and a record."""
+    """Seeded train/test split of one data set (stratified for a classification); writes
+    indices, the data set's task and shape, and a record."""
     t0 = time.perf_counter()
     seeds = SeedSource(check_seed(seed))
-    ds = data.load(dataset, source, label=label)
-    idx = data.split_indices(ds.y, test_fraction=test_fraction, seed=seeds("split"), where=source)
+    ds = data.load(dataset, source, label=label, task=task)
+    idx = data.split_indices(ds.y, test_fraction=test_fraction, seed=seeds("split"), where=source, task=ds.task)
     log.info(
-        "split %s (%s, %d samples, %d classes, checksum %s): %d train / %d test",
+        "split %s (%s, %s, %d samples, %d %s, checksum %s): %d train / %d test",
         dataset,
         data.describe_source(source),
+        ds.task,
         len(ds.y),
         ds.n_classes,
+        "target(s)" if ds.task == "regression" else "classes",
         ds.checksum,
         len(idx["train"]),
         len(idx["test"]),
@@ -71,6 +75,7 @@ def split(
             # indices mean nothing without the data they index: the split names its data
             # set's content, so a changed data file changes the split (and what follows)
             "dataset_sha256": np.asarray(ds.checksum),
+            **({} if ds.task == "multiclass" else {"task": np.asarray(ds.task)}),
         },
     )
     data_files, data_inputs = _dataset_inputs(source, ds.checksum)
@@ -81,7 +86,7 @@ def split(
         outputs={"split": out_split},
         input_files=data_files,
         inputs=data_inputs,
-        params={"source": source, "label": label, "test_fraction": test_fraction},
+        params={"source": source, "label": label, "task": task, "test_fraction": test_fraction},
         determinism={"seed": seed, "sub_seeds": seeds.taken},
         script=script,
         seconds=time.perf_counter() - t0,
@@ -110,9 +115,15 @@ def init(
     applied = determinism.apply(seed, profile=profile, threads=threads, op_determinism=op_determinism)
     meta = read_npz(split_path)
     seeds = SeedSource(seed)
-    net = models.build(model, tuple(int(d) for d in meta["feature_shape"]), int(meta["n_classes"]), seeds)
+    task = data.split_task(meta)
+    net = models.build(model, tuple(int(d) for d in meta["feature_shape"]), int(meta["n_classes"]), seeds, task=task)
+    models.check_output(
+        net, task=task, n_classes=int(meta["n_classes"]), where=f"experiments.{experiment}.model ({dataset}: {task})"
+    )
     weights = weights_of(net)
-    log.info("init %s seed %d: %d weight arrays, %d parameters", experiment, seed, len(weights), net.count_params())
+    log.info(
+        "init %s seed %d: %s, %d weight arrays, %d parameters", experiment, seed, task, len(weights), net.count_params()
+    )
     fileio.write_npz(out_init, weights)
     fileio.write_json(out_model, json.loads(net.to_json()))
     rec = records.make(
@@ -132,10 +143,6 @@ def init(
     return rec
 
 
-#: The optimizers `train.optimizer` names (the config schema lists the same choices), by Keras class.
-OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
-
-
 def train(
     split_path: str | Path,
     init_path: str | Path,
@@ -151,9 +158,16 @@ def train(
     seed: int,
     epochs: int,
     batch_size: int,
-    optimizer: str,
+    optimizer: Any,
     learning_rate: float,
-    label: str,
+    schedule: Any,
+    loss: Any,
+    metrics: list[str] | None,
+    class_weight: Any,
+    validation_fraction: float | None,
+    callbacks: list[Any],
+    trainer: str | None,
+    label: str | list[str],
     builder: str | None,
     profile: str,
     threads: int,
@@ -165,19 +179,46 @@ def train(
     Each epoch sees the training set in an order drawn from a NumPy generator seeded with
     the ``shuffle`` sub-seed, and the checksum of the weights after every epoch goes into
     the record (``trace.epoch_weights``) so a divergence can be pinned to its first epoch.
+    With ``validation_fraction`` a seeded part of the training set (stratified for a
+    classification, sub-seed ``validation``) is held out and evaluated after each epoch.
+    ``trainer`` (``file.py:function``) replaces ``fit()`` with the user's own loop, called
+    with a :class:`samebits.ml.training.TrainContext`.
     """
     t0 = time.perf_counter()
     applied = determinism.apply(seed, profile=profile, threads=threads, op_determinism=op_determinism)
     import keras
 
+    where = f"experiments.{experiment}.train"
     seeds = SeedSource(seed)
-    ds = data.load(dataset, source, label=label)
-    idx = read_npz(split_path)
-    x, y = ds.x[idx["train"]], ds.y[idx["train"]]
+    meta = read_npz(split_path)
+    task = data.split_task(meta)
+    ds = data.load(dataset, source, label=label, task=task)
+    train_idx = meta["train"]
     net = load_architecture(model_path, builder)
     set_weights(net, read_npz(init_path), str(init_path))
-    opt = getattr(keras.optimizers, OPTIMIZERS[optimizer])(learning_rate=learning_rate)
-    net.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+    units, _ = models.output_units(net)
+    x, y = ds.x[train_idx], training.targets_for(ds.y[train_idx], task=task, units=units)
+    trace: dict[str, Any] = {}
+    validation = None
+    if validation_fraction is not None:
+        held = data.validation_indices(
+            ds.y[train_idx], fraction=validation_fraction, seed=seeds("validation"), task=task, where=where
+        )
+        validation = (x[held["validation"]], y[held["validation"]])
+        x, y = x[held["fit"]], y[held["fit"]]
+        digest, _ = hash_arrays({"validation": train_idx[held["validation"]]})
+        trace["validation"] = {"n": len(held["validation"]), "indices_sha256": digest}
+
+    opt, compiled = training.build_optimizer(optimizer, learning_rate=learning_rate, schedule=schedule, where=where)
+    loss_fn, compiled["loss"] = training.build_loss(
+        loss, task=task, units=units, where=where, as_object=trainer is not None
+    )
+    if trainer is None:  # a trainer logs what it computes itself
+        compiled["metrics"] = training.metric_names(metrics, task)
+    weights_by_class = training.class_weights(
+        class_weight, ds.y[train_idx], task=task, n_classes=ds.n_classes, where=where
+    )
+    keras_callbacks = training.build_callbacks(callbacks, where=where)
 
     rng = np.random.default_rng(seeds("shuffle"))
     # Every epoch's order is drawn up front from the shuffle generator (the same draws, in
@@ -186,41 +227,63 @@ def train(
     # same bits but costs tens of milliseconds per call.
     index_dtype = np.int32 if len(y) < 2**31 else np.int64
     orders = np.stack([rng.permutation(len(y)).astype(index_dtype) for _ in range(epochs)])
-    steps = -(-len(y) // batch_size)
-    epoch_weights: list[str] = []
-
-    class _EpochChecksum(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            digest, _ = hash_arrays(weights_of(net))
-            epoch_weights.append(digest)
-            log.info(
-                "train %s seed %d: epoch %d/%d loss %.6f accuracy %.4f weights %s",
-                experiment,
-                seed,
-                epoch + 1,
-                epochs,
-                logs["loss"],
-                logs["accuracy"],
-                digest[7:19],
-            )
+    record = training.Epochs(net, experiment=experiment, seed=seed, epochs=epochs)
 
     t = time.perf_counter()
-    h = net.fit(
-        _epoch_batches(x, y, orders, batch_size),
-        epochs=epochs,
-        steps_per_epoch=steps,
-        shuffle=False,
-        verbose=0,
-        callbacks=[_EpochChecksum()],
-    )
+    if trainer is not None:
+        ctx = training.TrainContext(
+            model=net,
+            x=x,
+            y=y,
+            validation=validation,
+            epochs=epochs,
+            batch_size=batch_size,
+            task=task,
+            n_classes=ds.n_classes,
+            optimizer=opt,
+            loss=loss_fn,
+            seeds=seeds,
+            _orders=orders,
+            _epochs=record,
+        )
+        training.run_trainer(models.load_builder(trainer, f"{where}.trainer"), ctx, trainer)
+    else:
+        net.compile(optimizer=opt, loss=loss_fn, metrics=compiled["metrics"], jit_compile=False)
+
+        class _EpochChecksum(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                record.end(epoch, logs)
+
+        # after the user's callbacks: the checksum is of the weights the epoch ends with
+        net.fit(
+            _epoch_batches(x, y, orders, batch_size),
+            epochs=epochs,
+            steps_per_epoch=-(-len(y) // batch_size),
+            shuffle=False,
+            verbose=0,
+            validation_data=validation,
+            validation_batch_size=batch_size,
+            class_weight=weights_by_class,
+            callbacks=[*keras_callbacks, _EpochChecksum()],
+        )
+        for callback in keras_callbacks:
+            if isinstance(callback, keras.callbacks.EarlyStopping):
+                trace["stopped_epoch"] = len(record.weights)
+                if callback.restore_best_weights and callback.best_weights is not None:
+                    trace["restored_epoch"] = callback.best_epoch + 1
     fit_seconds = time.perf_counter() - t
-    history: dict[str, list[float]] = {key: [float(v) for v in h.history[key]] for key in ("loss", "accuracy")}
+    if len(record.weights) < epochs:
+        trace.setdefault("stopped_epoch", len(record.weights))
+        log.info("train %s seed %d: stopped after epoch %d of %d", experiment, seed, len(record.weights), epochs)
+    if "restored_epoch" in trace:
+        log.info("train %s seed %d: weights of epoch %d restored", experiment, seed, trace["restored_epoch"])
 
     data_files, data_inputs = _dataset_inputs(source, ds.checksum)
     fileio.write_npz(out_weights, weights_of(net))
-    fileio.write_json(out_history, {"epochs": epochs, **history, "epoch_weights": epoch_weights})
+    fileio.write_json(out_history, {"epochs": epochs, **record.history, "epoch_weights": record.weights, **trace})
     with fileio.atomic_path(out_keras) as tmp:
         net.save(tmp)  # for users; its bytes carry a save date, so it is never compared
+    user_files = {"trainer": trainer, "loss": loss if isinstance(loss, str) else None}
     rec = records.make(
         step="train",
         experiment=experiment,
@@ -234,13 +297,21 @@ def train(
             "batch_size": batch_size,
             "optimizer": optimizer,
             "learning_rate": learning_rate,
+            "schedule": schedule,
+            "loss": loss,
+            "metrics": metrics,
+            "class_weight": class_weight,
+            "validation_fraction": validation_fraction,
+            "callbacks": callbacks,
+            "trainer": trainer,
             "source": source,
             "label": label,
         },
         determinism={**applied, "sub_seeds": seeds.taken},
         script=script,
         builder=models.builder_file(builder),
-        trace={"epoch_weights": epoch_weights},
+        user_code={k: models.builder_file(v) for k, v in user_files.items() if v and ":" in v},
+        trace={"epoch_weights": record.weights, "compiled": compiled, "task": task, **trace},
         tensorflow=tensorflow_info(),
         seconds=time.perf_counter() - t0,
     )
@@ -252,16 +323,25 @@ def train(
 
 def _epoch_batches(x: np.ndarray, y: np.ndarray, orders: np.ndarray, batch_size: int):
     """A dataset of the batches of every epoch in turn: epoch ``e`` is ``x[orders[e]]`` cut
-    into batches of ``batch_size`` (the last one shorter), never crossing an epoch."""
+    into batches of ``batch_size`` (the last one shorter), never crossing an epoch. Its map
+    runs sequentially (no ``num_parallel_calls``), so the order is the orders' order."""
     import tensorflow as tf
 
     xs, ys = tf.constant(x), tf.constant(y)
     return (
         tf.data.Dataset.from_tensor_slices(orders)
         .flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
-        .map(lambda idx: (tf.gather(xs, idx), tf.gather(ys, idx)), deterministic=True)
+        .map(lambda idx: (tf.gather(xs, idx), tf.gather(ys, idx)))
         .prefetch(2)
     )
+
+
+def _batches(x: np.ndarray, batch_size: int):
+    """``x`` in batches, as a dataset: Keras' own adapter of an array would add a parallel
+    map, whose graph TensorFlow's runtime logs an error line about on every predict."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
 
 
 #: Evaluate predicts in batches of this size (recorded in its params: the batch size decides
@@ -281,43 +361,36 @@ def evaluate(
     dataset: str,
     source: str,
     seed: int,
-    label: str,
+    label: str | list[str],
     builder: str | None,
     profile: str,
     threads: int,
     op_determinism: bool,
     script: str | Path | None,
 ) -> dict[str, Any]:
-    """Predict the test split with the trained weights; write metrics and predictions.
+    """Predict the test split with the trained weights; write the task's metrics and the
+    predictions (:func:`samebits.ml.metrics.evaluation`).
 
     The model is the recorded architecture with the recorded weights: exactly the content
     the train record vouches for, not the ``.keras`` container.
     """
     t0 = time.perf_counter()
     applied = determinism.apply(seed, profile=profile, threads=threads, op_determinism=op_determinism)
-    ds = data.load(dataset, source, label=label)
     idx = read_npz(split_path)
+    task = data.split_task(idx)
+    ds = data.load(dataset, source, label=label, task=task)
     x, y = ds.x[idx["test"]], ds.y[idx["test"]]
     net = load_architecture(model_path, builder)
     set_weights(net, read_npz(weights_path), str(weights_path))
     t = time.perf_counter()
-    proba = np.asarray(net.predict(x, batch_size=PREDICT_BATCH_SIZE, verbose=0), dtype=np.float32)
+    outputs = np.asarray(net.predict(_batches(x, PREDICT_BATCH_SIZE), verbose=0), dtype=np.float32)
     predict_seconds = time.perf_counter() - t
-    metrics = classification_metrics(y, proba, ds.n_classes)
-    log.info(
-        "evaluate %s seed %d: accuracy %.4f loss %.6f macro-F1 %.4f on %d test samples",
-        experiment,
-        seed,
-        metrics["accuracy"],
-        metrics["loss"],
-        metrics["macro_f1"],
-        metrics["n"],
-    )
+    metrics, predictions = evaluation(task=task, y=y, outputs=outputs, n_classes=ds.n_classes)
+    shown = " ".join(f"{k} {v:.6g}" for k, v in metrics.items() if isinstance(v, float))
+    log.info("evaluate %s seed %d: %s %s on %d test samples", experiment, seed, task, shown, metrics["n"])
     data_files, data_inputs = _dataset_inputs(source, ds.checksum)
     fileio.write_json(out_metrics, metrics)
-    fileio.write_npz(
-        out_predictions, {"proba": proba, "pred": proba.argmax(axis=1).astype(np.int64), "y": y, "index": idx["test"]}
-    )
+    fileio.write_npz(out_predictions, {**predictions, "index": idx["test"]})
     rec = records.make(
         step="evaluate",
         experiment=experiment,

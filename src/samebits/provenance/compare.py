@@ -177,7 +177,7 @@ def stat_deltas(
 def _headline_metrics(accepted: dict[str, Any], current: dict[str, Any]) -> dict[str, list[float]]:
     a = accepted["outputs"].get("metrics", {}).get("numbers", {})
     c = current["outputs"].get("metrics", {}).get("numbers", {})
-    return {k: [a[k], c[k]] for k in HEADLINE_METRICS if k in a and k in c}
+    return {k: [a[k], c[k]] for k in dict.fromkeys(sum(HEADLINE_METRICS.values(), ())) if k in a and k in c}
 
 
 def classify(

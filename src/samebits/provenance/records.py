@@ -69,11 +69,14 @@ def _package_hash() -> str:
     return "sha256:" + h.hexdigest()
 
 
-def code_hash(script: str | Path | None = None, builder: str | Path | None = None) -> dict[str, str]:
-    """Hashes of the code that ran: the samebits package, the step's script and a custom
-    model builder's source file, where there are such."""
+def code_hash(
+    script: str | Path | None = None, builder: str | Path | None = None, **user_code: str | Path | None
+) -> dict[str, str]:
+    """Hashes of the code that ran: the samebits package, the step's script, and the
+    source files of the user's code (a model ``builder``, a ``trainer``, a ``loss``) where
+    there are such."""
     code = {"samebits": _package_hash()}
-    for name, path in (("script", script), ("builder", builder)):
+    for name, path in (("script", script), ("builder", builder), *sorted(user_code.items())):
         if path is not None:
             code[name] = "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
     return code
@@ -91,6 +94,7 @@ def make(
     determinism: Mapping[str, Any],
     script: str | Path | None = None,
     builder: str | Path | None = None,
+    user_code: Mapping[str, str | Path | None] | None = None,
     trace: Mapping[str, Any] | None = None,
     tensorflow: Mapping[str, Any] | None = None,
     seconds: float | None = None,
@@ -101,6 +105,8 @@ def make(
     here. ``inputs`` adds inputs that are not files (e.g. a bundled data set's checksum).
     The sizes and times of all these files go to the volatile ``run`` section, so a later
     check can skip re-hashing a file that was not touched (:mod:`samebits.provenance.ondisk`).
+    ``user_code`` names the source files of the user's own code beyond the builder
+    (``{"trainer": path}``); each is hashed into the ``code`` section.
     """
     env = fingerprint()
     if tensorflow is not None:
@@ -125,7 +131,7 @@ def make(
             "outputs": out,
             "inputs": ins,
             "params": json.loads(json.dumps(dict(params))),  # plain JSON types only
-            "code": code_hash(script, builder),
+            "code": code_hash(script, builder, **(user_code or {})),
             "determinism": dict(determinism),
             "environment": env,
             "trace": dict(trace or {}),

@@ -1,0 +1,247 @@
+"""What training compiles and fits with, built from an experiment's ``train`` section, and
+the context a user's own training loop is called with.
+
+The names and options were checked before any job (:mod:`samebits.ml.keras_api`);
+here they become Keras objects. A value Keras itself refuses (a wrong type for an option)
+is a :class:`ConfigError` naming the key, raised before any training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import ConfigError
+from ..core.hashing import hash_arrays
+from ..core.seeds import SeedSource
+from . import keras_api
+from .weights import weights_of
+
+__all__ = [
+    "TASK_LOSSES",
+    "TASK_METRICS",
+    "Epochs",
+    "TrainContext",
+    "build_callbacks",
+    "build_loss",
+    "build_optimizer",
+    "class_weights",
+    "default_loss",
+    "metric_names",
+    "targets_for",
+]
+
+log = logging.getLogger(__name__)
+
+#: The loss when ``train.loss`` is null, by task (binary: by the output's units).
+TASK_LOSSES = {
+    "multiclass": "sparse_categorical_crossentropy",
+    "binary": {1: "binary_crossentropy", 2: "sparse_categorical_crossentropy"},
+    "regression": "mean_squared_error",
+}
+#: The metrics when ``train.metrics`` is null, by task.
+TASK_METRICS = {"multiclass": ["accuracy"], "binary": ["accuracy"], "regression": ["mae"]}
+
+
+def default_loss(task: str, units: int) -> str:
+    found = TASK_LOSSES[task]
+    return found[units] if isinstance(found, dict) else found
+
+
+def metric_names(metrics: list[str] | None, task: str) -> list[str]:
+    return list(TASK_METRICS[task] if metrics is None else metrics)
+
+
+def targets_for(y: np.ndarray, *, task: str, units: int) -> np.ndarray:
+    """Labels as the loss wants them: one sigmoid unit trains on float 0/1 of the output's
+    shape; classes stay integer indices; regression targets are float32."""
+    if task == "binary" and units == 1:
+        return y.astype(np.float32).reshape(-1, 1)
+    return y
+
+
+def _construct(kind: str, cls, options: dict[str, Any], where: str):
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {cls.__name__}({_show(options)}) was refused by Keras: {exc}") from None
+
+
+def _show(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in options.items())
+
+
+def build_optimizer(optimizer: Any, *, learning_rate: float, schedule: Any, where: str) -> tuple[Any, dict[str, Any]]:
+    """The optimizer (with its learning-rate schedule, if any), and what it is, for the record."""
+    import keras
+
+    name, options = keras_api.resolve("optimizer", optimizer, f"{where}.optimizer")
+    rate: Any = learning_rate
+    described: dict[str, Any] = {"optimizer": name, "options": options}
+    if schedule is not None:
+        sname, soptions = keras_api.resolve("schedule", schedule, f"{where}.schedule")
+        scls = getattr(keras.optimizers.schedules, sname)
+        if "initial_learning_rate" in inspect.signature(scls.__init__).parameters:
+            soptions = {"initial_learning_rate": learning_rate, **soptions}
+        rate = _construct("schedule", scls, soptions, f"{where}.schedule")
+        described["schedule"] = {"name": sname, "options": soptions}
+    opt = _construct(
+        "optimizer", getattr(keras.optimizers, name), {"learning_rate": rate, **options}, f"{where}.optimizer"
+    )
+    return opt, described
+
+
+def build_loss(loss: Any, *, task: str, units: int, where: str, as_object: bool) -> tuple[Any, str]:
+    """The loss ``compile()`` gets, and its name for the record.
+
+    A Keras loss named without options goes to ``compile()`` as the name itself (Keras
+    resolves it); ``as_object`` (a user's own loop) gets a :class:`keras.losses.Loss` that
+    reduces over the batch. The user's ``file.py:function`` is imported and used as it is.
+    """
+    import keras
+
+    from .models import load_builder
+
+    if loss is None:
+        loss = default_loss(task, units)
+    name = keras_api.spec_name(loss)
+    if isinstance(loss, str) and keras_api.is_reference(loss):
+        return load_builder(loss, f"{where}.loss"), loss
+    if isinstance(loss, str) and not as_object and loss in keras_api.api()["loss_names"]:
+        return loss, loss
+    if isinstance(loss, str) and not keras_api.is_reference(loss):
+        try:
+            cname, options = keras_api.resolve("loss", loss, f"{where}.loss")
+        except ConfigError:
+            # an alias compile() knows ("mse"): its function's name is the class's
+            function = keras.losses.get(loss)
+            cname, options = keras_api.resolve("loss", function.__name__, f"{where}.loss")
+    else:
+        cname, options = keras_api.resolve("loss", loss, f"{where}.loss")
+    return _construct("loss", getattr(keras.losses, cname), options, f"{where}.loss"), name
+
+
+def build_callbacks(callbacks: list[Any], *, where: str) -> list[Any]:
+    import keras
+
+    found = []
+    for i, spec in enumerate(callbacks):
+        name, options = keras_api.resolve("callback", spec, f"{where}.callbacks[{i}]")
+        found.append(_construct("callback", getattr(keras.callbacks, name), options, f"{where}.callbacks[{i}]"))
+    return found
+
+
+def class_weights(spec: Any, y: np.ndarray, *, task: str, n_classes: int, where: str) -> dict[int, float] | None:
+    """``{class index: weight}`` for ``fit()``: ``balanced`` gives ``n / (classes x count)``
+    (scikit-learn's rule), a mapping is taken as it is (keys: class indices, the labels'
+    positions in sorted order)."""
+    if spec is None:
+        return None
+    if task == "regression":
+        raise ConfigError(f"{where}.class_weight: a regression has no classes; remove class_weight")
+    if spec == "balanced":
+        counts = np.bincount(y.reshape(-1).astype(np.int64), minlength=n_classes)
+        return {c: float(len(y) / (n_classes * counts[c])) for c in range(n_classes) if counts[c]}
+    weights = {}
+    for key, value in spec.items():
+        try:
+            index = int(key)
+        except ValueError:
+            index = -1
+        if not 0 <= index < n_classes:
+            raise ConfigError(
+                f"{where}.class_weight: key {key!r} is not a class index; accepted: 0 to {n_classes - 1} "
+                "(the labels' positions in sorted order)"
+            )
+        weights[index] = float(value)
+    return {c: weights.get(c, 1.0) for c in range(n_classes)}
+
+
+class Epochs:
+    """The per-epoch record of a training: the weights' checksum after every epoch, the
+    history of the logged quantities, and a log line per epoch."""
+
+    def __init__(self, model, *, experiment: str, seed: int, epochs: int):
+        self.model = model
+        self.experiment, self.seed, self.epochs = experiment, seed, epochs
+        self.weights: list[str] = []
+        self.history: dict[str, list[float]] = {}
+
+    def end(self, epoch: int, logs: dict[str, Any] | None) -> str:
+        """Record the end of ``epoch`` (0-based); returns the weights' checksum."""
+        if epoch != len(self.weights):
+            raise RuntimeError(
+                f"epoch_end({epoch}) after {len(self.weights)} epoch(s): call it once per epoch, "
+                f"in order, counting from 0"
+            )
+        digest, _ = hash_arrays(weights_of(self.model))
+        self.weights.append(digest)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        shown = " ".join(f"{k} {float(v):.6g}" for k, v in (logs or {}).items())
+        log.info(
+            "train %s seed %d: epoch %d/%d %s weights %s",
+            self.experiment,
+            self.seed,
+            epoch + 1,
+            self.epochs,
+            shown,
+            digest[7:19],
+        )
+        return digest
+
+
+@dataclasses.dataclass
+class TrainContext:
+    """What a trainer (``train.trainer``) is called with; see config/README.md.
+
+    The trainer trains ``model`` in place for ``epochs`` epochs and calls
+    :meth:`epoch_end` after each one. Everything random it needs comes from here: the
+    batch order of each epoch (:meth:`order`, :meth:`batches`) and named sub-seeds
+    (:attr:`seeds`), so the run is the same on every rerun.
+    """
+
+    model: Any  #: the Keras model, with the init weights, uncompiled
+    x: np.ndarray  #: training features (the validation samples held out)
+    y: np.ndarray  #: training labels or targets, as the loss wants them
+    validation: tuple[np.ndarray, np.ndarray] | None  #: (x, y) held out, or None
+    epochs: int
+    batch_size: int
+    task: str  #: multiclass, binary or regression
+    n_classes: int  #: classes, or target columns for a regression
+    optimizer: Any  #: the keras optimizer of train.optimizer (with train.schedule)
+    loss: Any  #: the keras loss of train.loss (or the task's default), a callable (y_true, y_pred)
+    seeds: SeedSource  #: ``seeds("name")``: a named sub-seed of the experiment's seed (recorded)
+    _orders: np.ndarray = dataclasses.field(repr=False, default=None)
+    _epochs: Epochs = dataclasses.field(repr=False, default=None)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The seeded order of the training samples in ``epoch`` (0-based)."""
+        return self._orders[epoch]
+
+    def batches(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(x, y)`` batches of ``epoch`` in its seeded order; the last one may be shorter."""
+        order = self._orders[epoch]
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield self.x[idx], self.y[idx]
+
+    def epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        """Call after each epoch (0-based) with what to record (``{"loss": ...}``): samebits
+        records the weights' checksum and the logs, as for ``fit()``."""
+        self._epochs.end(epoch, logs)
+
+
+def run_trainer(func: Callable[[TrainContext], Any], ctx: TrainContext, ref: str) -> None:
+    """Call the user's trainer; it must have ended at least one epoch."""
+    func(ctx)
+    if not ctx._epochs.weights:
+        raise ConfigError(
+            f"train.trainer {ref!r} returned without calling ctx.epoch_end(epoch, logs); "
+            "call it after every epoch so samebits can record the epoch's weights"
+        )

@@ -1,0 +1,90 @@
+"""The model's output must suit the data set's task, and what training is built from the
+``train`` section (in-process, no training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from samebits.core.errors import ConfigError  # noqa: E402
+from samebits.core.seeds import SeedSource  # noqa: E402
+from samebits.ml import models, training  # noqa: E402
+
+MLP = {"type": "mlp", "hidden": [4], "activation": "relu", "dropout": 0.0, "augment": {}}
+
+
+def _model(units, activation):
+    inputs = keras.Input(shape=(3,))
+    return keras.Model(inputs, keras.layers.Dense(units, activation=activation, name="output")(inputs))
+
+
+@pytest.mark.parametrize(
+    ("task", "n", "units", "activation"),
+    [
+        ("binary", 2, 1, "sigmoid"),
+        ("binary", 2, 2, "softmax"),
+        ("multiclass", 3, 3, "softmax"),
+        ("regression", 2, 2, None),
+    ],
+)
+def test_outputs_that_suit_the_task_pass(task, n, units, activation):
+    models.check_output(_model(units, activation), task=task, n_classes=n, where="m")
+
+
+@pytest.mark.parametrize(
+    ("task", "n", "units", "activation", "message"),
+    [
+        (
+            "multiclass",
+            3,
+            1,
+            "sigmoid",
+            "experiments.mine.model (iris: multiclass): the model's output has 1 unit(s) with activation 'sigmoid', "
+            "but the data set's task is multiclass (3 units, one per class (softmax, or logits with from_logits))",
+        ),
+        (
+            "regression",
+            1,
+            1,
+            "softmax",
+            "experiments.mine.model (diabetes: regression): the model's output has 1 unit(s) with activation "
+            "'softmax', but the data set's task is regression (1 unit(s), one per target, without softmax "
+            "(a linear output))",
+        ),
+    ],
+)
+def test_an_output_unfit_for_the_task_names_both(task, n, units, activation, message):
+    where = f"experiments.mine.model ({'iris' if task == 'multiclass' else 'diabetes'}: {task})"
+    with pytest.raises(ConfigError) as info:
+        models.check_output(_model(units, activation), task=task, n_classes=n, where=where)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("task", "units"), [("multiclass", 5), ("binary", 1), ("regression", 2)])
+def test_the_built_in_models_end_in_the_tasks_output(task, units):
+    net = models.build(MLP, (3,), 5 if task == "multiclass" else 2, SeedSource(0), task=task)
+    assert models.output_units(net)[0] == units
+    assert training.default_loss(task, units) in (
+        "sparse_categorical_crossentropy",
+        "binary_crossentropy",
+        "mean_squared_error",
+    )
+
+
+def test_a_value_keras_refuses_is_a_config_error_naming_the_key():
+    with pytest.raises(
+        ConfigError,
+        match=r"experiments.mlp.train.optimizer: SGD\(learning_rate=0.1, momentum='fast'\) was refused by Keras: `momentum` must be",
+    ):
+        training.build_optimizer(
+            {"name": "SGD", "momentum": "fast"}, learning_rate=0.1, schedule=None, where="experiments.mlp.train"
+        )
+
+
+def test_balanced_class_weights_follow_scikit_learns_rule():
+    y = np.array([0, 0, 0, 1])
+    assert training.class_weights("balanced", y, task="binary", n_classes=2, where="t") == {0: 4 / 6, 1: 2.0}
+    with pytest.raises(ConfigError, match="key '7' is not a class index; accepted: 0 to 1"):
+        training.class_weights({"7": 2.0}, y, task="binary", n_classes=2, where="t")
