@@ -157,3 +157,17 @@ def test_the_report_names_the_verdicts_and_every_hazard(audited):
         assert f"hazard runs that failed (their missing steps say nothing): {', '.join(failed)}" in report
     else:
         assert "failed" not in report
+
+
+def test_a_custom_trainer_is_audited_like_fit(tmp_path):
+    """The GradientTape loop of config/examples/trainer.yaml (2 epochs): its harmless rerun,
+    elsewhere, in another order, under other umask, time zone and load, is identical."""
+    config = yaml.safe_load((REPO / "config" / "examples" / "trainer.yaml").read_text())
+    config["experiments"]["tape"]["train"]["epochs"] = 2
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = audit(path, workflow_root=REPO)
+    harmless = _variation(result, "harmless")
+    assert result["steps"] == ["split/digits/seed=0", "init/tape/seed=0", "train/tape/seed=0", "evaluate/tape/seed=0"]
+    assert harmless["ok"], harmless.get("tail")
+    assert harmless["steps"] == dict.fromkeys(result["steps"], "identical"), harmless["differs"]

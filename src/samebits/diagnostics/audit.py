@@ -260,13 +260,23 @@ def _reduce(plan: Plan, experiment: str | None, seed: int | None, root: Path):
     spec = dict(plan.datasets[dataset])
     spec["source"] = _resolvable(str(spec["source"]), root, sources.FILE_SUFFIXES)
     if exp["model"]["type"] == "custom":
-        module, func = models.parse_builder(exp["model"]["builder"])
-        exp["model"] = {**exp["model"], "builder": f"{_resolvable(module, root, ('.py',))}:{func}"}
+        exp["model"] = {**exp["model"], "builder": _code(exp["model"]["builder"], root)}
+    train = dict(exp["train"])
+    for key in ("trainer", "loss"):  # the user's own training loop and loss, where named
+        if isinstance(train[key], str) and ":" in train[key]:
+            train[key] = _code(train[key], root)
+    exp["train"] = train
     reduced = {k: v for k, v in plan.config.items() if k not in ("seeds", "datasets", "experiments", "grids")}
     reduced.update(seeds=[seed], datasets={dataset: spec}, experiments={experiment: exp})
     # The verify step writes its lock: it must land in the scratch copy, never in the user's.
     reduced["lock"] = Path(plan.lock).name
     return reduced, experiment, seed, dataset
+
+
+def _code(ref: str, root: Path) -> str:
+    """A ``file.py:function`` reference of the user's code as the scratch copy can open it."""
+    module, func = models.parse_builder(ref)
+    return f"{_resolvable(module, root, ('.py',))}:{func}"
 
 
 def _resolvable(path: str, root: Path, suffixes: tuple[str, ...]) -> str:
