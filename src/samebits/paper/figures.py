@@ -137,33 +137,23 @@ def confusion(experiment: str, matrices: dict[int, list[list[int]]], png, svg) -
     """The test-set confusion matrix, summed over seeds."""
     plt = _pyplot()
     total = np.sum([np.asarray(matrices[s]) for s in sorted(matrices)], axis=0)
-    k = total.shape[0]
     fig, ax = plt.subplots(figsize=(4.2, 3.8), layout="constrained")
-    im = ax.imshow(total, cmap="Blues")
-    for i in range(k):
-        for j in range(k):
-            if total[i, j]:
-                color = "white" if total[i, j] > total.max() / 2 else "black"
-                ax.text(j, i, str(int(total[i, j])), ha="center", va="center", fontsize=6, color=color)
-    ax.set_xticks(range(k))
-    ax.set_yticks(range(k))
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    im = _matrix(ax, total, fontsize=6)
     ax.set_title(f"{experiment}: confusion matrix, {len(matrices)} seeds summed", fontsize=8)
     fig.colorbar(im, ax=ax, shrink=0.8)
     _save(fig, png, svg)
     plt.close(fig)
 
 
-def _matrix(ax, total: np.ndarray) -> Any:
-    """A confusion matrix with its counts, as :func:`confusion` draws it."""
+def _matrix(ax, total: np.ndarray, *, fontsize: int) -> Any:
+    """A confusion matrix with its counts."""
     k = total.shape[0]
     im = ax.imshow(total, cmap="Blues")
     for i in range(k):
         for j in range(k):
             if total[i, j]:
                 color = "white" if total[i, j] > total.max() / 2 else "black"
-                ax.text(j, i, str(int(total[i, j])), ha="center", va="center", fontsize=7, color=color)
+                ax.text(j, i, str(int(total[i, j])), ha="center", va="center", fontsize=fontsize, color=color)
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
     ax.set_xlabel("predicted class")
@@ -203,7 +193,7 @@ def binary(
     plt = _pyplot()
     total = np.sum([np.asarray(matrices[s]) for s in sorted(matrices)], axis=0)
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.5, 3.4), layout="constrained")
-    im = _matrix(left, total)
+    im = _matrix(left, total, fontsize=7)
     left.set_title(f"confusion matrix, {len(matrices)} seeds summed", fontsize=8)
     fig.colorbar(im, ax=left, shrink=0.8)
     right.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--", label="chance")
