@@ -4,7 +4,8 @@ Every command that needs the configuration (the lock's path, the tolerance, whic
 make up the run, the determinism settings) reads it through the same plan as the workflow
 (:class:`samebits.plan.Plan`, from ``--config``, by default the workflow's own file), so the
 command and the workflow cannot disagree. Exit status: 0 as expected, 1 for a finding
-(a failed verification, differing trees, a portability warning), 2 for an error.
+(a failed verification, differing trees, a portability warning; lint's unmeasured pieces
+are not findings), 2 for an error.
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ def _cmd_portability(args: argparse.Namespace) -> int:
         threads=plan.threads,
         op_determinism=plan.op_determinism,
         jobs=args.jobs,
+        timeout=portability.DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
         progress=lambda line: print(f"samebits portability: {line}", file=sys.stderr, flush=True),
     )
     print(json.dumps(result, indent=1, sort_keys=True) if args.json else portability.format_table(result))
@@ -173,14 +175,24 @@ def _cmd_portability(args: argparse.Namespace) -> int:
 def _cmd_lint(args: argparse.Namespace) -> int:
     from .diagnostics.lint import lint
 
-    warnings = lint(Plan.load(args.config))
+    report = lint(Plan.load(args.config))
     if args.json:
-        print(json.dumps([w.as_dict() for w in warnings], indent=1, sort_keys=True))
+        print(json.dumps(report.as_dict(), indent=1, sort_keys=True))
     else:
-        for w in warnings:
+        for w in report.warnings:
             print(f"samebits lint: warning: {w.message}")
-        print(f"samebits lint: {args.config}: {len(warnings) or 'no'} portability warning(s)")
-    return 1 if warnings else 0
+        for u in report.unmeasured:
+            print(f"samebits lint: unmeasured: {u.message}")
+        n_warnings = len(report.warnings)
+        if not report.unmeasured:
+            print(f"samebits lint: {args.config}: {n_warnings or 'no'} portability warning(s)")
+        else:
+            n_pieces = sum(len(u.pieces) for u in report.unmeasured)
+            print(
+                f"samebits lint: {args.config}: {n_warnings} portability warning(s); {n_pieces} unmeasured "
+                f"piece(s) in {len(report.unmeasured)} experiment(s), whose portability is unknown"
+            )
+    return 1 if report.warnings else 0  # unmeasured pieces are not findings: nothing was found
 
 
 def _config_option(p: argparse.ArgumentParser) -> None:
@@ -245,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", help="comma-separated cases to run (default: all)")
     p.add_argument("--profile", help="determinism profile (default: the configuration's)")
     p.add_argument("--jobs", type=int, help="emulated CPUs run at once (default: one per core)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds a probe process may take to start or to run one case before it is stopped and the case "
+        "counts as failed (default: 600)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_portability)
 

@@ -1,9 +1,14 @@
 """``samebits lint``: warn, before any compute, about what will keep the bits from travelling.
 
 Builds each configured experiment's model (as the init step would, with the first seed) and
-warns when it uses a Keras layer or activation measured not to be portable between x86-64
-CPUs (:mod:`samebits.diagnostics.portable_ops`), and when the determinism profile is not
-``portable``. Imports TensorFlow (to build the models); runs nothing else.
+checks every piece training runs against what was measured about portability between x86-64
+CPUs (:mod:`samebits.diagnostics.portable_ops`): each layer of the model (nested layers
+included), each layer's activation, the loss, the optimizer, the learning-rate schedule, the
+metrics and a trainer of the user's. A piece measured not to be portable is a warning; a
+piece never measured (a layer class no probe runs, a loss no probe trains with, the user's
+own code) is listed as *unmeasured*: its portability is unknown, so lint does not call it
+portable. The determinism profile is a warning when it is not ``portable``. Imports
+TensorFlow (to build the models); runs nothing else.
 """
 
 from __future__ import annotations
@@ -12,12 +17,13 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.errors import ConfigError
 from ..core.seeds import SeedSource
-from ..ml import data, determinism, models
+from ..ml import data, determinism, keras_api, models, training
 from ..plan import Plan
-from .portable_ops import NOT_PORTABLE_ACTIVATIONS, NOT_PORTABLE_LAYERS
+from . import portable_ops
 
-__all__ = ["DOCS", "LintWarning", "lint"]
+__all__ = ["DOCS", "LintReport", "LintWarning", "Unmeasured", "experiment_pieces", "lint"]
 
 DOCS = "docs/portability.md"
 
@@ -33,13 +39,46 @@ class LintWarning:
         return {"experiment": self.experiment, "message": self.message}
 
 
-def lint(plan: Plan) -> list[LintWarning]:
-    """The portability warnings of a plan's experiments.
+@dataclass(frozen=True)
+class Unmeasured:
+    """The pieces of one experiment whose portability was never measured.
 
-    Data files and custom builders are found relative to the current directory, as the
-    workflow finds them (run it from the workflow's directory).
+    ``pieces`` are ``{"kind", "name", "where"}``: ``kind`` is layer, activation, loss,
+    optimizer, schedule, metric or trainer; ``name`` its Keras class or name (or the user's
+    reference); ``where`` the layers that use it (layers and activations), else ``None``. A
+    loss that ``train.loss: null`` chose by task also has ``default_for`` (the task).
+    """
+
+    experiment: str
+    pieces: tuple[dict[str, Any], ...]
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"experiment": self.experiment, "pieces": list(self.pieces), "message": self.message}
+
+
+@dataclass(frozen=True)
+class LintReport:
+    """What :func:`lint` found: warnings (not portable) and unmeasured pieces, per experiment."""
+
+    warnings: list[LintWarning]
+    unmeasured: list[Unmeasured]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "warnings": [w.as_dict() for w in self.warnings],
+            "unmeasured": [u.as_dict() for u in self.unmeasured],
+        }
+
+
+def lint(plan: Plan) -> LintReport:
+    """The portability warnings and the unmeasured pieces of a plan's experiments.
+
+    Data files, custom builders and the user's losses are found relative to the current
+    directory, as the workflow finds them (run it from the workflow's directory).
     """
     warnings: list[LintWarning] = []
+    unmeasured: list[Unmeasured] = []
     portable_profile = determinism.PORTABLE
     if plan.profile != portable_profile:
         warnings.append(
@@ -50,29 +89,150 @@ def lint(plan: Plan) -> list[LintWarning]:
             )
         )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # quiet TensorFlow's INFO lines
-    shapes: dict[str, tuple[tuple[int, ...], int]] = {}
+    datasets: dict[str, data.Dataset] = {}
     for name, exp in plan.experiments.items():
         ds_name = exp["dataset"]
-        if ds_name not in shapes:
+        if ds_name not in datasets:
             spec = plan.datasets[ds_name]
-            ds = data.load(ds_name, spec["source"], label=spec["label"])
-            shapes[ds_name] = (ds.feature_shape, ds.n_classes)
-        shape, n_classes = shapes[ds_name]
-        model = models.build(exp["model"], shape, n_classes, SeedSource(int(plan.seeds[0])))
-        for layer in models.model_layers(model):
-            kind = type(layer).__name__
-            activation = getattr(getattr(layer, "activation", None), "__name__", None)
-            if kind in NOT_PORTABLE_LAYERS:
-                what, why = kind, NOT_PORTABLE_LAYERS[kind]
-            elif activation in NOT_PORTABLE_ACTIVATIONS:
-                what, why = f"activation {activation!r}", NOT_PORTABLE_ACTIVATIONS[activation]
-            else:
-                continue
-            warnings.append(
-                LintWarning(
-                    name,
-                    f"experiment {name!r} uses {what} (layer {layer.name!r}), which is not portable between "
-                    f"x86-64 CPUs: {why}; its train and evaluate bits will differ on other CPUs (see {DOCS})",
-                )
-            )
-    return warnings
+            datasets[ds_name] = data.load(ds_name, spec["source"], label=spec["label"], task=spec.get("task"))
+        ds = datasets[ds_name]
+        model = models.build(exp["model"], ds.feature_shape, ds.n_classes, SeedSource(int(plan.seeds[0])), task=ds.task)
+        unknown: list[dict[str, Any]] = []
+        for piece in experiment_pieces(model, exp["train"], task=ds.task, where=f"experiments.{name}.train"):
+            verdict, why = portable_ops.status(piece["kind"], piece["name"])
+            if verdict == portable_ops.NOT_PORTABLE:
+                warnings.append(LintWarning(name, _not_portable(name, piece, why)))
+            elif verdict == portable_ops.UNMEASURED:
+                unknown.append(piece)
+        if unknown:
+            unmeasured.append(Unmeasured(name, tuple(unknown), _unmeasured(name, unknown)))
+    return LintReport(warnings, unmeasured)
+
+
+def experiment_pieces(model, train: dict[str, Any], *, task: str, where: str) -> list[dict[str, Any]]:
+    """Every piece of an experiment whose arithmetic training runs, each named once.
+
+    ``{"kind", "name", "where"}`` in model order: the layers (a nested model is a container,
+    its layers are listed in turn; an ``Activation`` layer is its activation), each layer's
+    activations (but those its class was measured with, ``portable_ops.LAYER_ACTIVATIONS``:
+    the class's own verdict covers them), then the loss (``train.loss``,
+    or the task's default for this model's output), optimizer, schedule, metrics and trainer
+    of the experiment's ``train`` section (``where``: its dotted path, for messages).
+    """
+    import keras
+
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(kind: str, name: str, layer: str | None = None) -> None:
+        piece = found.setdefault((kind, name), {"kind": kind, "name": name, "where": [] if layer else None})
+        if layer and layer not in piece["where"]:
+            piece["where"].append(layer)
+
+    for layer in models.model_layers(model):
+        if isinstance(layer, keras.Model):
+            continue  # a nested model: its own layers follow
+        if not isinstance(layer, keras.layers.Activation):  # its portability is its activation's
+            add("layer", type(layer).__name__, layer.name)
+        measured_with = portable_ops.LAYER_ACTIVATIONS.get(type(layer).__name__, {})
+        for attr in ("activation", "recurrent_activation"):
+            function = getattr(layer, attr, None)
+            name = getattr(function, "__name__", type(function).__name__)
+            if function is not None and measured_with.get(attr) != name:
+                add("activation", name, layer.name)
+    units, _ = models.output_units(model)
+    loss = train.get("loss")
+    name = loss_name(training.default_loss(task, units) if loss is None else loss, where=f"{where}.loss")
+    add("loss", name)
+    if loss is None:
+        found[("loss", name)]["default_for"] = task
+    add("optimizer", keras_api.resolve("optimizer", train.get("optimizer", "adam"), f"{where}.optimizer")[0])
+    if train.get("schedule") is not None:
+        add("schedule", keras_api.resolve("schedule", train["schedule"], f"{where}.schedule")[0])
+    for metric in training.metric_names(train.get("metrics"), task):
+        add("metric", metric_name(metric))
+    if train.get("trainer") is not None:
+        add("trainer", str(train["trainer"]))
+    return list(found.values())
+
+
+def loss_name(loss: Any, *, where: str) -> str:
+    """The Keras class of a loss spec (``mse`` -> ``MeanSquaredError``), or the user's
+    ``file.py:function`` as it is."""
+    name = keras_api.spec_name(loss)
+    if name is not None and keras_api.is_reference(name):
+        return name
+    try:
+        return keras_api.resolve("loss", loss, where)[0]
+    except ConfigError:
+        if not isinstance(loss, str):
+            raise
+        import keras
+
+        # an alias compile() knows ("mse", "kld"): its function's name is the class's
+        return keras_api.resolve("loss", keras.losses.get(loss).__name__, where)[0]
+
+
+def metric_name(metric: str) -> str:
+    """A metric as :mod:`samebits.diagnostics.portable_ops` names it: ``accuracy`` (and
+    ``crossentropy``) as they are, since ``compile()`` picks their class by the loss and the
+    output; any other by its Keras class (``mae`` -> ``MeanAbsoluteError``)."""
+    chosen_by_compile = {
+        "accuracy": "accuracy",
+        "acc": "accuracy",
+        "crossentropy": "crossentropy",
+        "ce": "crossentropy",
+    }
+    if metric in chosen_by_compile:
+        return chosen_by_compile[metric]
+    import keras
+
+    found = keras.metrics.get(metric)
+    return found.__name__ if isinstance(found, type) else type(found).__name__
+
+
+def describe(piece: dict[str, Any]) -> str:
+    """How a message names a piece: ``layer LSTM (layer 'lstm')``, ``activation 'swish'
+    (layer 'dense_1')``, ``loss Huber``, ``your loss losses.py:smooth``."""
+    kind, name, where = piece["kind"], piece["name"], piece["where"]
+    if kind in ("loss", "trainer") and keras_api.is_reference(name):
+        text = f"your {kind} {name}"
+    elif kind == "activation":
+        text = f"activation {name!r}"
+    elif kind == "schedule":
+        text = f"learning-rate schedule {name}"
+    elif kind == "metric":
+        text = f"metric {name!r}" if name in ("accuracy", "crossentropy") else f"metric {name}"
+    else:
+        text = f"{kind} {name}"
+    if piece.get("default_for"):
+        text += f" (train.loss is null: the {piece['default_for']} default for this output)"
+    if where:
+        shown = ", ".join(repr(w) for w in where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3 else "")
+        text += f" ({'layer' if len(where) == 1 else 'layers'} {shown})"
+    return text
+
+
+def _not_portable(experiment: str, piece: dict[str, Any], why: str) -> str:
+    if piece["kind"] == "layer":
+        what = f"{piece['name']} ({'layer' if len(piece['where']) == 1 else 'layers'} "
+        what += ", ".join(repr(w) for w in piece["where"]) + ")"
+    else:
+        what = describe(piece)
+    return (
+        f"experiment {experiment!r} uses {what}, which is not portable between x86-64 CPUs: {why}; "
+        f"its train and evaluate bits will differ on other CPUs (see {DOCS})"
+    )
+
+
+def _unmeasured(experiment: str, pieces: list[dict[str, Any]]) -> str:
+    notes = [f"{describe(p)}: {n}" for p in pieces if (n := portable_ops.unmeasured_note(p["kind"], p["name"]))]
+    text = (
+        f"experiment {experiment!r} uses {', '.join(describe(p) for p in pieces)}, which samebits has not "
+        f"measured for portability; they may give other bits on other CPUs"
+    )
+    if notes:
+        text += " (" + "; ".join(notes) + ")"
+    return (
+        text + f". To know, rerun the workflow on a second machine and compare with `samebits diff`, or add a "
+        f"probe case that runs them and run `samebits portability` (see {DOCS})"
+    )

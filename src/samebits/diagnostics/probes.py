@@ -1,10 +1,18 @@
-"""The portability probe: ops and Keras layers on fixed, seeded inputs, forward and backward.
+"""The portability probe: ops, Keras layers and whole training steps on fixed, seeded inputs.
 
-``python -m samebits.diagnostics.probes --cases A,B --out F.npz`` applies the determinism
-recipe (:func:`samebits.ml.determinism.apply`), runs each case with its own seed (so a case
-gives the same bits whichever other cases run), writes the arrays to an ``.npz`` and prints
-the checksums as JSON. :mod:`samebits.diagnostics.portability` starts it natively and under
-emulated CPUs. TensorFlow is imported only in this process.
+``python -m samebits.diagnostics.probes --probe --cases A,B --out DIR`` applies the
+determinism recipe (:func:`samebits.ml.determinism.apply`) and runs each case with its own
+seed (so a case gives the same bits whichever other cases run in the process). It writes
+each case's arrays to ``DIR/<case>.npz`` as soon as the case is done and tells its progress
+on stdout, one JSON object a line (:data:`EVENTS`), so that the runner
+(:mod:`samebits.diagnostics.portability`) keeps every finished case when a later one kills
+the process, and knows which case did. TensorFlow is imported only in this process.
+
+Two kinds of case: op and layer cases run one op or one layer eagerly, forward and backward;
+``fit_*`` cases compile a tiny Keras model and ``fit()`` it for two epochs of two steps, then
+predict, the way the train and evaluate steps run Keras. Only the second kind measures
+what training runs: ``fit()`` runs a TensorFlow graph, in which oneDNN fuses a Dense layer's
+matrix product, bias and activation into one kernel that the eager ``tanh`` case never calls.
 """
 
 from __future__ import annotations
@@ -26,18 +34,46 @@ from ..core.seeds import derive
 from ..ml import determinism
 from ..provenance.cpu import isa_level
 
-__all__ = ["CASES", "MASTER_SEED", "Case", "check_cases", "probe"]
+__all__ = ["CASES", "EVENTS", "MASTER_SEED", "Case", "check_cases", "main", "probe"]
 
 MASTER_SEED = 20261126
+
+#: What the probe process prints on stdout, one JSON object a line, by ``event``:
+#: ``ready`` (``isa``, ``executable``) once TensorFlow is set up; ``start`` (``case``) before a
+#: case; ``done`` (``case``, ``sha256``, ``seconds``) once its arrays are written;
+#: ``error`` (``case``, ``error``) when the case raised (the process goes on with the next).
+EVENTS = ("ready", "start", "done", "error")
 
 
 @dataclass(frozen=True)
 class Case:
-    """One probe case: ``func(ctx)`` returns the arrays whose bits are compared."""
+    """One probe case: ``func(ctx)`` returns the arrays whose bits are compared.
+
+    ``layers``, ``activations``, ``losses``, ``optimizers`` and ``metrics`` name (by Keras
+    class, activation name, or ``accuracy``) every piece whose arithmetic the case runs: a
+    ``fit_*`` case names all the pieces of its model and training, a layer case its layer,
+    an op case nothing. A case measured portable shows each of its pieces portable in that
+    use (:mod:`samebits.diagnostics.portable_ops` keeps what was found).
+    """
 
     func: Callable[[_Ctx], dict[str, Any]]
     what: str
     layers: tuple[str, ...] = ()
+    activations: tuple[str, ...] = ()
+    losses: tuple[str, ...] = ()
+    optimizers: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+
+    def pieces(self) -> dict[str, tuple[str, ...]]:
+        """What the case measures, by kind (kinds it does not touch left out)."""
+        kinds = {
+            "layer": self.layers,
+            "activation": self.activations,
+            "loss": self.losses,
+            "optimizer": self.optimizers,
+            "metric": self.metrics,
+        }
+        return {kind: names for kind, names in kinds.items() if names}
 
 
 class _Ctx:
@@ -88,6 +124,28 @@ class _Ctx:
         out = self.forward_backward(lambda t: layer(t, **call_kwargs), x, weights=layer.trainable_weights)
         for w in layer.non_trainable_weights:  # e.g. BatchNormalization's moving statistics
             out[f"after/{w.path}"] = w
+        return out
+
+    def fit(self, model, x, y, *, loss: str, optimizer: dict[str, Any], metrics: tuple[str, ...]) -> dict[str, Any]:
+        """Train ``model`` (seeded weights) as the train step does and predict as evaluate does.
+
+        ``compile()`` then ``fit()`` two epochs of two batches, unshuffled (four optimizer
+        steps, so momentum and moment estimates take part), then ``predict()``. Returns the
+        history, the weights afterwards and the predictions.
+        """
+        keras = self.keras
+        for layer in model.layers:
+            self.set_weights(layer)
+        opt = keras.optimizers.get(
+            {"class_name": optimizer["name"], "config": {k: v for k, v in optimizer.items() if k != "name"}}
+        )
+        model.compile(optimizer=opt, loss=loss, metrics=list(metrics), jit_compile=False)
+        history = model.fit(x, y, batch_size=len(x) // 2, epochs=2, shuffle=False, verbose=0)
+        out: dict[str, Any] = {
+            f"history/{k}": np.asarray(v, dtype=np.float64) for k, v in sorted(history.history.items())
+        }
+        out.update({f"after/{w.path}": w for w in model.weights})
+        out["predict"] = model.predict(x, batch_size=len(x), verbose=0)
         return out
 
 
@@ -205,6 +263,117 @@ def _optimizer(name: str):
     return case
 
 
+#: The optimizer of every ``fit_*`` case but the optimizer cases.
+_ADAM = {"name": "Adam", "learning_rate": 0.01}
+
+
+def _dense_model(c: _Ctx, n_in: int, activation: str, units: int, output_activation: str):
+    keras = c.keras
+    inputs = keras.Input((n_in,), name="input")
+    hidden = keras.layers.Dense(32, activation=activation, name="hidden")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(units, activation=output_activation, name="output")(hidden))
+
+
+def _fit_activation(activation: str):
+    """A Dense layer with ``activation`` fused (oneDNN's MatMul + BiasAdd + activation)."""
+
+    def case(c: _Ctx):
+        model = _dense_model(c, 20, activation, 10, "softmax")
+        x, y = c.uniform((32, 20), -2.0, 2.0), c.rng.integers(0, 10, size=32)
+        return c.fit(model, x, y, loss="sparse_categorical_crossentropy", optimizer=_ADAM, metrics=("accuracy",))
+
+    return case
+
+
+def _fit_loss(loss: str, task: str):
+    """A small model with ``task``'s output layer, trained with ``loss``."""
+
+    def case(c: _Ctx):
+        x = c.uniform((32, 20), -2.0, 2.0)
+        if task == "binary":
+            model = _dense_model(c, 20, "relu", 1, "sigmoid")
+            y, metrics = c.rng.integers(0, 2, size=(32, 1)).astype(np.float32), ("accuracy",)
+        else:
+            model = _dense_model(c, 20, "relu", 3, "linear")
+            y, metrics = c.rng.uniform(-2.0, 2.0, size=(32, 3)).astype(np.float32), ("mae",)
+        return c.fit(model, x, y, loss=loss, optimizer=_ADAM, metrics=metrics)
+
+    return case
+
+
+def _fit_optimizer(optimizer: dict[str, Any]):
+    def case(c: _Ctx):
+        model = _dense_model(c, 20, "relu", 10, "softmax")
+        x, y = c.uniform((32, 20), -2.0, 2.0), c.rng.integers(0, 10, size=32)
+        return c.fit(model, x, y, loss="sparse_categorical_crossentropy", optimizer=optimizer, metrics=("accuracy",))
+
+    return case
+
+
+def _fit_mlp(c: _Ctx):
+    """The default configuration's MLP (``model.type: mlp``, dropout 0.1) on 8x8 images."""
+    keras = c.keras
+    inputs = keras.Input((8, 8), name="input")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    x = keras.layers.Dense(64, activation="relu", name="dense_1")(x)
+    x = keras.layers.Dropout(0.1, seed=c.seed, name="dropout_1")(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="output")(x))
+    x, y = c.uniform((32, 8, 8), 0.0, 1.0), c.rng.integers(0, 10, size=32)
+    return c.fit(model, x, y, loss="sparse_categorical_crossentropy", optimizer=_ADAM, metrics=("accuracy",))
+
+
+def _fit_cnn(c: _Ctx):
+    """The default configuration's CNN (``model.type: cnn``) on 8x8x1 images."""
+    keras = c.keras
+    inputs = keras.Input((8, 8, 1), name="input")
+    x = inputs
+    for i, filters in enumerate((16, 32), start=1):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+    x = keras.layers.Dense(64, activation="relu", name="dense_1")(keras.layers.Flatten(name="flatten")(x))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="output")(x))
+    x, y = c.uniform((32, 8, 8, 1), 0.0, 1.0), c.rng.integers(0, 10, size=32)
+    return c.fit(model, x, y, loss="sparse_categorical_crossentropy", optimizer=_ADAM, metrics=("accuracy",))
+
+
+def _fit_embedding(c: _Ctx):
+    keras = c.keras
+    inputs = keras.Input((12,), dtype="int32", name="input")
+    x = keras.layers.Flatten(name="flatten")(keras.layers.Embedding(50, 8, name="embedding")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="output")(x))
+    x, y = c.rng.integers(0, 50, size=(32, 12)).astype(np.int32), c.rng.integers(0, 10, size=32)
+    return c.fit(model, x, y, loss="sparse_categorical_crossentropy", optimizer=_ADAM, metrics=("accuracy",))
+
+
+def _fit_recurrent(kind: str):
+    """A recurrent layer (its default activations: tanh, recurrent sigmoid) over 10 steps."""
+
+    def case(c: _Ctx):
+        keras = c.keras
+        inputs = keras.Input((10, 8), name="input")
+        x = getattr(keras.layers, kind)(16, name=kind.lower())(inputs)
+        model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="output")(x))
+        x, y = c.uniform((32, 10, 8)), c.rng.integers(0, 10, size=32)
+        return c.fit(model, x, y, loss="sparse_categorical_crossentropy", optimizer=_ADAM, metrics=("accuracy",))
+
+    return case
+
+
+#: What every classification ``fit_*`` case runs besides its subject.
+_CLASSIFY = {
+    "losses": ("SparseCategoricalCrossentropy",),
+    "optimizers": ("Adam",),
+    "metrics": ("accuracy",),
+}
+_DENSE = ("InputLayer", "Dense")
+
+
+def _fit_case(func, what: str, **pieces) -> Case:
+    """A ``fit_*`` case; ``pieces`` name what it runs (defaults: a Dense classifier's)."""
+    defaults = {"layers": _DENSE, "activations": ("relu", "softmax"), **_CLASSIFY}
+    return Case(func, what, **{**defaults, **pieces})
+
+
 #: The cases, in table order: name -> Case.
 CASES: dict[str, Case] = {
     "dense": Case(_dense, "Dense(64) on (32, 100): output and gradients", ("Dense",)),
@@ -234,6 +403,88 @@ CASES: dict[str, Case] = {
     "sgd_step": Case(_optimizer("sgd"), "3 SGD (momentum) steps of a Dense-Dense model"),
     "adam_step": Case(_optimizer("adam"), "3 Adam steps of a Dense-Dense model"),
     "rmsprop_step": Case(_optimizer("rmsprop"), "3 RMSprop steps of a Dense-Dense model"),
+    # Training as the train step runs it: compile, fit (a graph, with oneDNN's fusions), predict.
+    "fit_mlp": _fit_case(
+        _fit_mlp,
+        "the default MLP (Flatten, Dense relu, Dropout, Dense softmax), fit with Adam",
+        layers=("InputLayer", "Flatten", "Dense", "Dropout"),
+    ),
+    "fit_cnn": _fit_case(
+        _fit_cnn,
+        "the default CNN (Conv2D relu, MaxPooling2D, Flatten, Dense), fit with Adam",
+        layers=("InputLayer", "Conv2D", "MaxPooling2D", "Flatten", "Dense"),
+    ),
+    "fit_relu": _fit_case(_fit_activation("relu"), "Dense(32, relu) then softmax, fit with Adam"),
+    "fit_tanh": _fit_case(
+        _fit_activation("tanh"), "Dense(32, tanh) then softmax, fit", activations=("tanh", "softmax")
+    ),
+    "fit_sigmoid": _fit_case(
+        _fit_activation("sigmoid"), "Dense(32, sigmoid) then softmax, fit", activations=("sigmoid", "softmax")
+    ),
+    "fit_elu": _fit_case(_fit_activation("elu"), "Dense(32, elu) then softmax, fit", activations=("elu", "softmax")),
+    "fit_gelu": _fit_case(
+        _fit_activation("gelu"), "Dense(32, gelu) then softmax, fit", activations=("gelu", "softmax")
+    ),
+    "fit_binary_crossentropy": _fit_case(
+        _fit_loss("binary_crossentropy", "binary"),
+        "one sigmoid unit, binary_crossentropy (the classic recipe's binary model)",
+        activations=("relu", "sigmoid"),
+        losses=("BinaryCrossentropy",),
+    ),
+    "fit_mse": _fit_case(
+        _fit_loss("mean_squared_error", "regression"),
+        "3 linear outputs, mean_squared_error (the regression default), mae metric",
+        activations=("relu", "linear"),
+        losses=("MeanSquaredError",),
+        metrics=("MeanAbsoluteError",),
+    ),
+    "fit_huber": _fit_case(
+        _fit_loss("huber", "regression"),
+        "3 linear outputs, Huber loss",
+        activations=("relu", "linear"),
+        losses=("Huber",),
+        metrics=("MeanAbsoluteError",),
+    ),
+    "fit_mae": _fit_case(
+        _fit_loss("mean_absolute_error", "regression"),
+        "3 linear outputs, mean_absolute_error loss",
+        activations=("relu", "linear"),
+        losses=("MeanAbsoluteError",),
+        metrics=("MeanAbsoluteError",),
+    ),
+    "fit_sgd": _fit_case(
+        _fit_optimizer({"name": "SGD", "learning_rate": 0.1, "momentum": 0.9}),
+        "Dense relu, softmax, fit with SGD (momentum 0.9)",
+        optimizers=("SGD",),
+    ),
+    "fit_rmsprop": _fit_case(
+        _fit_optimizer({"name": "RMSprop", "learning_rate": 0.01}),
+        "Dense relu, softmax, fit with RMSprop",
+        optimizers=("RMSprop",),
+    ),
+    "fit_adamw": _fit_case(
+        _fit_optimizer({"name": "AdamW", "learning_rate": 0.01, "weight_decay": 0.004}),
+        "Dense relu, softmax, fit with AdamW (weight decay 0.004)",
+        optimizers=("AdamW",),
+    ),
+    "fit_embedding": _fit_case(
+        _fit_embedding,
+        "Embedding(50, 8) on 12 tokens, Flatten, softmax, fit",
+        layers=("InputLayer", "Embedding", "Flatten", "Dense"),
+        activations=("softmax",),
+    ),
+    "fit_lstm": _fit_case(
+        _fit_recurrent("LSTM"),
+        "LSTM(16) over 10 steps, softmax, fit",
+        layers=("InputLayer", "LSTM", "Dense"),
+        activations=("tanh", "sigmoid", "softmax"),
+    ),
+    "fit_gru": _fit_case(
+        _fit_recurrent("GRU"),
+        "GRU(16) over 10 steps, softmax, fit",
+        layers=("InputLayer", "GRU", "Dense"),
+        activations=("tanh", "sigmoid", "softmax"),
+    ),
 }
 
 
@@ -246,43 +497,70 @@ def check_cases(names: Iterable[str] | None) -> list[str]:
     return names
 
 
-def probe(cases: list[str], out_npz: str | Path, *, profile: str, threads: int, op_determinism: bool) -> dict[str, Any]:
+def _emit(event: str, **fields: Any) -> None:
+    print(json.dumps({"event": event, **fields}, sort_keys=True), flush=True)
+
+
+def probe(cases: list[str], out_dir: str | Path, *, profile: str, threads: int, op_determinism: bool) -> dict[str, Any]:
     """Run ``cases`` in this process (started with the determinism environment).
 
-    Writes every case's arrays to ``out_npz`` (keys ``<case>/<array>``) and returns
-    ``{"isa": ..., "executable": ..., "cases": {case: sha256}}``.
+    Writes each case's arrays to ``out_dir/<case>.npz`` and prints :data:`EVENTS` on stdout
+    as it goes; a case that raises is reported (``error``) and the next one runs. Returns
+    ``{"isa": ..., "executable": ..., "cases": {case: sha256}, "errors": {case: message}}``.
     """
     determinism.apply(MASTER_SEED, profile=profile, threads=threads, op_determinism=op_determinism)
-    hashes, arrays = {}, {}
+    import tensorflow as tf  # imported before "ready", so a case's time is its own
+
+    # fit() in case after case retraces; TensorFlow's warning about it changes no bits and
+    # would crowd out the lines a failed case's report keeps
+    tf.get_logger().setLevel("ERROR")
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"isa": isa_level(), "executable": sys.executable, "cases": {}, "errors": {}}
+    _emit("ready", isa=result["isa"], executable=result["executable"])
     for i, name in enumerate(cases, 1):
+        _emit("start", case=name)
         t0 = time.monotonic()
-        got = {k: np.asarray(v) for k, v in CASES[name].func(_Ctx(name)).items()}
-        hashes[name] = hash_arrays(got)[0]
-        arrays.update({f"{name}/{k}": v for k, v in got.items()})
-        print(f"[{i}/{len(cases)}] {name} {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
-    np.savez(out_npz, **arrays)
-    return {"isa": isa_level(), "executable": sys.executable, "cases": hashes}
+        try:
+            got = {k: np.asarray(v) for k, v in CASES[name].func(_Ctx(name)).items()}
+        except Exception as exc:  # noqa: BLE001 (reported as the case's failure; the others still run)
+            result["errors"][name] = f"{type(exc).__name__}: {exc}"
+            _emit("error", case=name, error=result["errors"][name])
+            print(f"[{i}/{len(cases)}] {name} failed: {result['errors'][name]}", file=sys.stderr, flush=True)
+            continue
+        digest = hash_arrays(got)[0]
+        np.savez(out_dir / f"{name}.npz", **got)
+        result["cases"][name] = digest
+        seconds = round(time.monotonic() - t0, 1)
+        _emit("done", case=name, sha256=digest, seconds=seconds)
+        print(f"[{i}/{len(cases)}] {name} {seconds:.1f}s", file=sys.stderr, flush=True)
+    return result
 
 
-def _probe_main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
+    """The probe process: ``--probe --cases A,B --out DIR --profile P --threads N --op-determinism B``."""
     p = argparse.ArgumentParser(prog="python -m samebits.diagnostics.probes")
     p.add_argument("--probe", action="store_true", required=True)
     p.add_argument("--cases", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="directory for the cases' .npz files")
     p.add_argument("--profile", required=True)
     p.add_argument("--threads", type=int, required=True)
     p.add_argument("--op-determinism", choices=["true", "false"], required=True)
     args = p.parse_args(argv)
-    result = probe(
-        args.cases.split(","),
+    cases = args.cases.split(",")
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        p.error(f"unknown case(s) {', '.join(unknown)}; accepted: {', '.join(CASES)}")
+    probe(
+        cases,
         args.out,
         profile=args.profile,
         threads=args.threads,
         op_determinism=args.op_determinism == "true",
     )
-    print(json.dumps(result, sort_keys=True))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_probe_main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))
