@@ -20,4 +20,4 @@ with WITNESS.open("a", encoding="utf-8") as _fh:
 
 
 def build(input_shape, n_classes, seeds, **options):
-    return build_mlp(input_shape, n_classes, seeds, **options)
+    return build_mlp(input_shape, n_classes, seeds, task="multiclass", **options)

@@ -62,7 +62,7 @@ def test_an_output_unfit_for_the_task_names_both(task, n, units, activation, mes
     assert str(info.value) == message
 
 
-@pytest.mark.parametrize(("task", "units"), [("multiclass", 5), ("binary", 1), ("regression", 2)])
+@pytest.mark.parametrize(("task", "units"), [("multiclass", 5), ("binary", 2), ("regression", 2)])
 def test_the_built_in_models_end_in_the_tasks_output(task, units):
     net = models.build(MLP, (3,), 5 if task == "multiclass" else 2, SeedSource(0), task=task)
     assert models.output_units(net)[0] == units
@@ -76,7 +76,8 @@ def test_the_built_in_models_end_in_the_tasks_output(task, units):
 def test_a_value_keras_refuses_is_a_config_error_naming_the_key():
     with pytest.raises(
         ConfigError,
-        match=r"experiments.mlp.train.optimizer: SGD\(learning_rate=0.1, momentum='fast'\) was refused by Keras: `momentum` must be",
+        match=r"experiments.mlp.train.optimizer: SGD\(learning_rate=0.1, momentum='fast'\) was refused by Keras: "
+        r"`momentum` must be",
     ):
         training.build_optimizer(
             {"name": "SGD", "momentum": "fast"}, learning_rate=0.1, schedule=None, where="experiments.mlp.train"

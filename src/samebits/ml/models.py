@@ -64,10 +64,12 @@ def _augment(keras, x, spec: dict[str, Any] | None, seeds: SeedSource):
 
 
 #: The output layer of the built-in models, by task: ``(units, activation)`` for ``n``
-#: classes (or target columns, for a regression).
+#: classes (or target columns, for a regression). A binary task gets two softmax units, not
+#: one sigmoid unit: trained with binary cross-entropy, one sigmoid unit was measured to give
+#: other bits on other x86-64 CPUs (docs/portability.md), two softmax units were not.
 OUTPUTS = {
     "multiclass": lambda n: (n, "softmax"),
-    "binary": lambda n: (1, "sigmoid"),
+    "binary": lambda n: (2, "softmax"),
     "regression": lambda n: (n, "linear"),
 }
 
