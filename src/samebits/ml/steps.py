@@ -198,6 +198,7 @@ def train(
     set_weights(net, read_npz(init_path), str(init_path))
     units, _ = models.output_units(net)
     x, y = ds.x[train_idx], training.targets_for(ds.y[train_idx], task=task, units=units)
+    labels = ds.y[train_idx]
     trace: dict[str, Any] = {}
     validation = None
     if validation_fraction is not None:
@@ -205,7 +206,7 @@ def train(
             ds.y[train_idx], fraction=validation_fraction, seed=seeds("validation"), task=task, where=where
         )
         validation = (x[held["validation"]], y[held["validation"]])
-        x, y = x[held["fit"]], y[held["fit"]]
+        x, y, labels = x[held["fit"]], y[held["fit"]], labels[held["fit"]]
         digest, _ = hash_arrays({"validation": train_idx[held["validation"]]})
         trace["validation"] = {"n": len(held["validation"]), "indices_sha256": digest}
 
@@ -215,9 +216,7 @@ def train(
     )
     if trainer is None:  # a trainer logs what it computes itself
         compiled["metrics"] = training.metric_names(metrics, task)
-    weights_by_class = training.class_weights(
-        class_weight, ds.y[train_idx], task=task, n_classes=ds.n_classes, where=where
-    )
+    weights_by_class = training.class_weights(class_weight, labels, task=task, n_classes=ds.n_classes, where=where)
     keras_callbacks = training.build_callbacks(callbacks, where=where)
 
     rng = np.random.default_rng(seeds("shuffle"))
@@ -243,6 +242,7 @@ def train(
             optimizer=opt,
             loss=loss_fn,
             seeds=seeds,
+            class_weight=weights_by_class,
             _orders=orders,
             _epochs=record,
         )
@@ -256,14 +256,12 @@ def train(
 
         # after the user's callbacks: the checksum is of the weights the epoch ends with
         net.fit(
-            _epoch_batches(x, y, orders, batch_size),
+            _epoch_batches(x, y, orders, batch_size, training.sample_weights(weights_by_class, labels)),
             epochs=epochs,
             steps_per_epoch=-(-len(y) // batch_size),
             shuffle=False,
             verbose=0,
-            validation_data=validation,
-            validation_batch_size=batch_size,
-            class_weight=weights_by_class,
+            validation_data=None if validation is None else _batches(validation, batch_size),
             callbacks=[*keras_callbacks, _EpochChecksum()],
         )
         for callback in keras_callbacks:
@@ -321,24 +319,32 @@ def train(
     return rec
 
 
-def _epoch_batches(x: np.ndarray, y: np.ndarray, orders: np.ndarray, batch_size: int):
+def _epoch_batches(
+    x: np.ndarray, y: np.ndarray, orders: np.ndarray, batch_size: int, sample_weight: np.ndarray | None = None
+):
     """A dataset of the batches of every epoch in turn: epoch ``e`` is ``x[orders[e]]`` cut
-    into batches of ``batch_size`` (the last one shorter), never crossing an epoch. Its map
-    runs sequentially (no ``num_parallel_calls``), so the order is the orders' order."""
+    into batches of ``batch_size`` (the last one shorter), never crossing an epoch, with each
+    sample's weight when there are weights. Its map runs sequentially (no
+    ``num_parallel_calls``), so the order is the orders' order; class weights come in as
+    sample weights here because Keras' own ``class_weight`` adds a parallel map."""
     import tensorflow as tf
 
     xs, ys = tf.constant(x), tf.constant(y)
-    return (
-        tf.data.Dataset.from_tensor_slices(orders)
-        .flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size))
-        .map(lambda idx: (tf.gather(xs, idx), tf.gather(ys, idx)))
-        .prefetch(2)
+    batches = tf.data.Dataset.from_tensor_slices(orders).flat_map(
+        lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
     )
+    if sample_weight is None:
+        batches = batches.map(lambda idx: (tf.gather(xs, idx), tf.gather(ys, idx)))
+    else:
+        ws = tf.constant(sample_weight)
+        batches = batches.map(lambda idx: (tf.gather(xs, idx), tf.gather(ys, idx), tf.gather(ws, idx)))
+    return batches.prefetch(2)
 
 
-def _batches(x: np.ndarray, batch_size: int):
-    """``x`` in batches, as a dataset: Keras' own adapter of an array would add a parallel
-    map, whose graph TensorFlow's runtime logs an error line about on every predict."""
+def _batches(x: np.ndarray | tuple[np.ndarray, ...], batch_size: int):
+    """``x`` (an array, or a tuple of arrays sample by sample) in batches, as a dataset:
+    Keras' own adapter of arrays would add a parallel map, whose graph TensorFlow's runtime
+    logs an error line about on every predict and validation."""
     import tensorflow as tf
 
     return tf.data.Dataset.from_tensor_slices(x).batch(batch_size)

@@ -33,6 +33,7 @@ __all__ = [
     "class_weights",
     "default_loss",
     "metric_names",
+    "sample_weights",
     "targets_for",
 ]
 
@@ -162,6 +163,14 @@ def class_weights(spec: Any, y: np.ndarray, *, task: str, n_classes: int, where:
     return {c: weights.get(c, 1.0) for c in range(n_classes)}
 
 
+def sample_weights(class_weight: dict[int, float] | None, labels: np.ndarray) -> np.ndarray | None:
+    """Each training sample's weight, its class's (``None`` without class weights)."""
+    if class_weight is None:
+        return None
+    table = np.array([class_weight.get(c, 1.0) for c in range(int(labels.max()) + 1)], dtype=np.float32)
+    return table[labels.reshape(-1).astype(np.int64)]
+
+
 class Epochs:
     """The per-epoch record of a training: the weights' checksum after every epoch, the
     history of the logged quantities, and a log line per epoch."""
@@ -217,6 +226,7 @@ class TrainContext:
     optimizer: Any  #: the keras optimizer of train.optimizer (with train.schedule)
     loss: Any  #: the keras loss of train.loss (or the task's default), a callable (y_true, y_pred)
     seeds: SeedSource  #: ``seeds("name")``: a named sub-seed of the experiment's seed (recorded)
+    class_weight: dict[int, float] | None  #: train.class_weight as {class index: weight}, or None
     _orders: np.ndarray = dataclasses.field(repr=False, default=None)
     _epochs: Epochs = dataclasses.field(repr=False, default=None)
 
