@@ -31,6 +31,11 @@ BAD_CONFIGS = [
         _with("experiments.mlp.model", {"type": "custom", "builder": "models/m.py:nope"}),
         ["models/m.py:nope", "no function 'nope'"],
     ),
+    (
+        "keras-option",
+        _with("experiments.mlp.train.optimizer", {"name": "AdamW", "weight_decy": 0.1}),
+        ["experiments.mlp.train.optimizer.weight_decy", "not an option of AdamW", "weight_decay"],
+    ),
 ]
 
 
@@ -61,6 +66,41 @@ def test_bad_config_is_refused_before_any_job_runs(workdir, cfg, words):
         assert word in out, f"{word!r} not in:\n{out[-3000:]}"
     assert "rule split:" not in out and "rule init:" not in out  # no job started
     _assert_nothing_written(workdir)
+
+
+def test_a_model_output_unfit_for_the_task_stops_init_naming_both(workdir):
+    """One sigmoid unit for iris' three classes: init stops before it writes anything."""
+    import yaml
+
+    (workdir / "models" / "m.py").write_text(
+        "import keras\n\n\n"
+        "def build(input_shape, n_classes, seeds):\n"
+        "    inputs = keras.Input(shape=input_shape)\n"
+        "    return keras.Model(inputs, keras.layers.Dense(1, activation='sigmoid', name='output')(inputs))\n"
+    )
+    cfg = {
+        "seeds": [0],
+        "datasets": {"iris": {"source": "iris"}},
+        "experiments": {
+            "mine": {
+                "dataset": "iris",
+                "model": {"type": "custom", "builder": "models/m.py:build"},
+                "train": {"epochs": 1},
+            }
+        },
+    }
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(workdir)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, explain(proc)
+    assert (
+        "experiments.mine.model (iris: multiclass): the model's output has 1 unit(s) with activation 'sigmoid', "
+        "but the data set's task is multiclass (3 units, one per class" in out
+    ), out[-3000:]
+    assert (workdir / "samebits.lock").read_text() == LOCK
+    assert not (workdir / "results" / "experiments").exists() or not any(
+        (workdir / "results" / "experiments").rglob("*.*")
+    )
 
 
 def _imported(proc) -> set[str]:

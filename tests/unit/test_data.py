@@ -101,3 +101,17 @@ def test_quota_sums_and_keeps_every_class_on_both_sides(counts, n_test):
     q = data.test_quota(np.array(counts), n_test)
     assert sum(q) == n_test
     assert all(1 <= k <= c - 1 for k, c in zip(q, counts, strict=True))
+
+
+def test_several_label_columns_make_a_regression_with_one_target_each(tmp_path):
+    path = tmp_path / "two.csv"
+    path.write_text("a,t1,b,t2\n" + "".join(f"{i},{i * 0.5},{i % 3},{i * 1.25}\n" for i in range(12)))
+    ds = data.load("two", str(path), label=["t1", "t2"], task=None)
+    assert (ds.task, ds.n_classes, ds.x.shape, ds.y.shape, ds.y.dtype) == (
+        "regression",
+        2,
+        (12, 2),
+        (12, 2),
+        np.float32,
+    )
+    assert ds.y[3].tolist() == [1.5, 3.75]

@@ -89,3 +89,12 @@ def test_balanced_class_weights_follow_scikit_learns_rule():
     assert training.class_weights("balanced", y, task="binary", n_classes=2, where="t") == {0: 4 / 6, 1: 2.0}
     with pytest.raises(ConfigError, match="key '7' is not a class index; accepted: 0 to 1"):
         training.class_weights({"7": 2.0}, y, task="binary", n_classes=2, where="t")
+
+
+def test_a_loss_of_ones_own_is_imported_from_its_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "losses.py").write_text("def half_mse(y_true, y_pred):\n    return ((y_true - y_pred) ** 2) / 2\n")
+    loss, name = training.build_loss("losses.py:half_mse", task="regression", units=1, where="t", as_object=False)
+    assert name == "losses.py:half_mse" and loss.__name__ == "half_mse"
+    with pytest.raises(ConfigError, match=r"t.loss 'losses.py:nope': losses.py has no function 'nope'"):
+        training.build_loss("losses.py:nope", task="regression", units=1, where="t", as_object=False)
