@@ -98,3 +98,30 @@ def test_a_loss_of_ones_own_is_imported_from_its_file(tmp_path, monkeypatch):
     assert name == "losses.py:half_mse" and loss.__name__ == "half_mse"
     with pytest.raises(ConfigError, match=r"t.loss 'losses.py:nope': losses.py has no function 'nope'"):
         training.build_loss("losses.py:nope", task="regression", units=1, where="t", as_object=False)
+
+
+def test_a_trainer_must_end_its_epochs_in_order():
+    epochs = training.Epochs(_model(2, "softmax"), experiment="e", seed=0, epochs=3)
+    ctx = training.TrainContext(
+        model=epochs.model,
+        x=np.zeros((5, 3), np.float32),
+        y=np.zeros(5, np.int64),
+        validation=None,
+        epochs=3,
+        batch_size=2,
+        task="multiclass",
+        n_classes=2,
+        optimizer=None,
+        loss=None,
+        seeds=SeedSource(0),
+        class_weight=None,
+        _orders=np.array([[4, 3, 2, 1, 0]] * 3),
+        _epochs=epochs,
+    )
+    assert [len(x) for x, _ in ctx.batches(0)] == [2, 2, 1]
+    with pytest.raises(ConfigError, match=r"returned without calling ctx.epoch_end\(epoch, logs\)"):
+        training.run_trainer(lambda c: None, ctx, "loop.py:train")
+    with pytest.raises(RuntimeError, match=r"epoch_end\(1\) after 0 epoch\(s\)"):
+        ctx.epoch_end(1, {"loss": 1.0})
+    ctx.epoch_end(0, {"loss": 1.0})
+    assert epochs.history == {"loss": [1.0]} and len(epochs.weights) == 1
