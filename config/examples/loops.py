@@ -20,7 +20,7 @@ def gradient_tape(ctx):
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
-    for epoch in range(ctx.epochs):
+    for epoch in range(ctx.start_epoch, ctx.epochs):
         total, seen = 0.0, 0
         for x, y in ctx.batches(epoch):
             total += float(step(x, y)) * len(x)

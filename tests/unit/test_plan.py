@@ -216,10 +216,13 @@ def test_every_default_comes_from_the_schema():
         "validation_fraction",
         "callbacks",
         "trainer",
+        "checkpoint",
     }
     declared = schema.schema()["properties"]["experiments"]["additionalProperties"]["properties"]["train"]
-    for key in set(train) - {"epochs"}:
+    for key in set(train) - {"epochs", "checkpoint"}:
         assert train[key] == declared["properties"][key]["default"], key
+    every = declared["properties"]["checkpoint"]["properties"]
+    assert train["checkpoint"] == {k: every[k]["default"] for k in ("every_epochs", "every_minutes")}
     assert set(plan.datasets["digits"]) == {"source", "label", "task", "test_fraction"}
 
 

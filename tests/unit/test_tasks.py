@@ -10,7 +10,7 @@ keras = pytest.importorskip("keras")
 
 from samebits.core.errors import ConfigError  # noqa: E402
 from samebits.core.seeds import SeedSource  # noqa: E402
-from samebits.ml import models, training  # noqa: E402
+from samebits.ml import models, resume, training  # noqa: E402
 
 MLP = {"type": "mlp", "hidden": [4], "activation": "relu", "dropout": 0.0, "augment": {}}
 
@@ -100,7 +100,7 @@ def test_a_loss_of_ones_own_is_imported_from_its_file(tmp_path, monkeypatch):
         training.build_loss("losses.py:nope", task="regression", units=1, where="t", as_object=False)
 
 
-def test_a_trainer_must_end_its_epochs_in_order():
+def test_a_trainer_must_end_its_epochs_in_order(tmp_path):
     epochs = training.Epochs(_model(2, "softmax"), experiment="e", seed=0, epochs=3)
     ctx = training.TrainContext(
         model=epochs.model,
@@ -116,12 +116,21 @@ def test_a_trainer_must_end_its_epochs_in_order():
         seeds=SeedSource(0),
         class_weight=None,
         _orders=np.array([[4, 3, 2, 1, 0]] * 3),
-        _epochs=epochs,
+        _run=training.Run(
+            model=epochs.model,
+            optimizer=None,
+            callbacks=[],
+            record=epochs,
+            store=resume.Store(tmp_path, {}, failpoint=""),
+            clock=resume.Clock(None, None),  # no checkpoint here: tests/e2e/test_resume.py
+            signals=resume.Signals(),
+            steps=3,
+        ),
     )
     assert [len(x) for x, _ in ctx.batches(0)] == [2, 2, 1]
     with pytest.raises(ConfigError, match=r"returned without calling ctx.epoch_end\(epoch, logs\)"):
         training.run_trainer(lambda c: None, ctx, "loop.py:train")
-    with pytest.raises(RuntimeError, match=r"epoch_end\(1\) after 0 epoch\(s\)"):
+    with pytest.raises(ConfigError, match=r"epoch_end\(1\) after 0 epoch\(s\)"):
         ctx.epoch_end(1, {"loss": 1.0})
     ctx.epoch_end(0, {"loss": 1.0})
     assert epochs.history == {"loss": [1.0]} and len(epochs.weights) == 1

@@ -29,6 +29,8 @@ __all__ = [
     "CACHE_DIR",
     "RECORD_INDEX",
     "CONFIG_CACHE",
+    "RESUME_DIR",
+    "resume",
     "SET_ASIDE",
     "WORKFLOW_FILES",
     "HEADLINE_METRICS",
@@ -135,6 +137,11 @@ train = Files(
     log="logs/train/{experiment}/seed{seed}.log",
     benchmark="benchmarks/train/{experiment}/seed{seed}.tsv",
 )
+#: A train step's checkpoints live in this folder beside its outputs, not among them:
+#: Snakemake deletes an incomplete job's outputs before it reruns the job
+#: (samebits.ml.resume). The step removes the folder when it succeeds.
+RESUME_DIR = "resume"
+resume = f"{_CHAIN}/{RESUME_DIR}"
 evaluate = Files(
     {
         "metrics": f"{_CHAIN}/metrics.json",

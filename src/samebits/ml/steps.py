@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from ..core import fileio
-from ..core.hashing import hash_arrays
+from ..core import fileio, layout
+from ..core.errors import ConfigError
+from ..core.hashing import hash_arrays, hash_output
 from ..core.seeds import SeedSource, check_seed
 from ..provenance import records
-from ..provenance.fingerprint import tensorflow_info
-from . import data, determinism, models, training
+from ..provenance.fingerprint import bit_deciding, fingerprint, tensorflow_info
+from . import data, determinism, models, resume, training
 from .metrics import evaluation
 from .sources import data_files
 from .weights import load_architecture, read_npz, set_weights, weights_of
@@ -167,6 +168,7 @@ def train(
     validation_fraction: float | None,
     callbacks: list[Any],
     trainer: str | None,
+    checkpoint: dict[str, Any] | None = None,
     label: str | list[str],
     builder: str | None,
     profile: str,
@@ -183,8 +185,14 @@ def train(
     classification, sub-seed ``validation``) is held out and evaluated after each epoch.
     ``trainer`` (``file.py:function``) replaces ``fit()`` with the user's own loop, called
     with a :class:`samebits.ml.training.TrainContext`.
+
+    It checkpoints as ``checkpoint`` says (``every_epochs``, ``every_minutes``), and when a
+    SIGTERM or SIGUSR1 comes, in ``resume/`` beside its outputs; it starts from the newest
+    valid checkpoint of its key and ends with the bits of an uninterrupted run
+    (:mod:`samebits.ml.resume`). ``checkpoint`` decides no bits: it is not in the record.
     """
     t0 = time.perf_counter()
+    checkpoint = {"every_epochs": 1, "every_minutes": None, **(checkpoint or {})}
     applied = determinism.apply(seed, profile=profile, threads=threads, op_determinism=op_determinism)
     import keras
 
@@ -227,48 +235,97 @@ def train(
     index_dtype = np.int32 if len(y) < 2**31 else np.int64
     orders = np.stack([rng.permutation(len(y)).astype(index_dtype) for _ in range(epochs)])
     record = training.Epochs(net, experiment=experiment, seed=seed, epochs=epochs)
+    steps = -(-len(y) // batch_size)
+
+    data_files, data_inputs = _dataset_inputs(source, ds.checksum)
+    input_files = {"split": split_path, "init": init_path, "model": model_path, **data_files}
+    params = {
+        "dataset": dataset,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "schedule": schedule,
+        "loss": loss,
+        "metrics": metrics,
+        "class_weight": class_weight,
+        "validation_fraction": validation_fraction,
+        "callbacks": callbacks,
+        "trainer": trainer,
+        "source": source,
+        "label": label,
+    }
+    user_files = {"trainer": trainer, "loss": loss if isinstance(loss, str) else None}
+    user_code = {k: models.builder_file(v) for k, v in user_files.items() if v and ":" in v}
+    # the optimizer is built now (Keras would build it at the first step, the same way),
+    # so a checkpoint's optimizer variables can be put back before training
+    opt.build(net.trainable_variables)
+    run = training.Run(
+        model=net,
+        optimizer=opt,
+        callbacks=keras_callbacks,
+        record=record,
+        store=resume.Store(
+            Path(out_record).parent / layout.RESUME_DIR,
+            resume.key_parts(
+                inputs={
+                    **{k: hash_output(v)["sha256"] for k, v in input_files.items()},
+                    **data_inputs,
+                },
+                params=params,
+                code=records.code_hash(script, models.builder_file(builder), **user_code),
+                determinism=applied,
+                environment={**bit_deciding(fingerprint()), "tensorflow": tensorflow_info()},
+            ),
+        ),
+        clock=resume.Clock(checkpoint["every_epochs"], checkpoint["every_minutes"]),
+        signals=resume.Signals(),
+        steps=steps,
+    )
 
     t = time.perf_counter()
-    if trainer is not None:
-        ctx = training.TrainContext(
-            model=net,
-            x=x,
-            y=y,
-            validation=validation,
-            epochs=epochs,
-            batch_size=batch_size,
-            task=task,
-            n_classes=ds.n_classes,
-            optimizer=opt,
-            loss=loss_fn,
-            seeds=seeds,
-            class_weight=weights_by_class,
-            _orders=orders,
-            _epochs=record,
-        )
-        training.run_trainer(models.load_builder(trainer, f"{where}.trainer"), ctx, trainer)
-    else:
-        net.compile(optimizer=opt, loss=loss_fn, metrics=compiled["metrics"], jit_compile=False)
-
-        class _EpochChecksum(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                record.end(epoch, logs)
-
-        # after the user's callbacks: the checksum is of the weights the epoch ends with
-        net.fit(
-            _epoch_batches(x, y, orders, batch_size, training.sample_weights(weights_by_class, labels)),
-            epochs=epochs,
-            steps_per_epoch=-(-len(y) // batch_size),
-            shuffle=False,
-            verbose=0,
-            validation_data=None if validation is None else _batches(validation, batch_size),
-            callbacks=[*keras_callbacks, _EpochChecksum()],
-        )
-        for callback in keras_callbacks:
-            if isinstance(callback, keras.callbacks.EarlyStopping):
-                trace["stopped_epoch"] = len(record.weights)
-                if callback.restore_best_weights and callback.best_weights is not None:
-                    trace["restored_epoch"] = callback.best_epoch + 1
+    with run.signals.caught():
+        start = run.restore()
+        if trainer is not None:
+            ctx = training.TrainContext(
+                model=net,
+                x=x,
+                y=y,
+                validation=validation,
+                epochs=epochs,
+                batch_size=batch_size,
+                task=task,
+                n_classes=ds.n_classes,
+                optimizer=opt,
+                loss=loss_fn,
+                seeds=seeds,
+                class_weight=weights_by_class,
+                start_epoch=0 if start is None else start.epoch,
+                _orders=orders,
+                _run=run,
+            )
+            try:
+                training.run_trainer(models.load_builder(trainer, f"{where}.trainer"), ctx, trainer)
+            except ConfigError:
+                if start is not None:  # a trainer that does not go on from ctx.start_epoch
+                    run.store.clear()
+                raise
+        else:
+            net.compile(optimizer=opt, loss=loss_fn, metrics=compiled["metrics"], jit_compile=False)
+            sample_weight = training.sample_weights(weights_by_class, labels)
+            training.fit(
+                run,
+                batches=lambda epoch, batch: _epoch_batches(
+                    x, y, orders[epoch:], batch_size, sample_weight, first_batch=batch
+                ),
+                validation=None if validation is None else _batches(validation, batch_size),
+                start=start,
+            )
+            for callback in keras_callbacks:
+                if isinstance(callback, keras.callbacks.EarlyStopping):
+                    trace["stopped_epoch"] = len(record.weights)
+                    if callback.restore_best_weights and callback.best_weights is not None:
+                        trace["restored_epoch"] = callback.best_epoch + 1
     fit_seconds = time.perf_counter() - t
     if len(record.weights) < epochs:
         trace.setdefault("stopped_epoch", len(record.weights))
@@ -276,55 +333,47 @@ def train(
     if "restored_epoch" in trace:
         log.info("train %s seed %d: weights of epoch %d restored", experiment, seed, trace["restored_epoch"])
 
-    data_files, data_inputs = _dataset_inputs(source, ds.checksum)
     fileio.write_npz(out_weights, weights_of(net))
     fileio.write_json(out_history, {"epochs": epochs, **record.history, "epoch_weights": record.weights, **trace})
     with fileio.atomic_path(out_keras) as tmp:
         net.save(tmp)  # for users; its bytes carry a save date, so it is never compared
-    user_files = {"trainer": trainer, "loss": loss if isinstance(loss, str) else None}
     rec = records.make(
         step="train",
         experiment=experiment,
         seed=seed,
         outputs={"weights": out_weights, "history": out_history},
-        input_files={"split": split_path, "init": init_path, "model": model_path, **data_files},
+        input_files=input_files,
         inputs=data_inputs,
-        params={
-            "dataset": dataset,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "optimizer": optimizer,
-            "learning_rate": learning_rate,
-            "schedule": schedule,
-            "loss": loss,
-            "metrics": metrics,
-            "class_weight": class_weight,
-            "validation_fraction": validation_fraction,
-            "callbacks": callbacks,
-            "trainer": trainer,
-            "source": source,
-            "label": label,
-        },
+        params=params,
         determinism={**applied, "sub_seeds": seeds.taken},
         script=script,
         builder=models.builder_file(builder),
-        user_code={k: models.builder_file(v) for k, v in user_files.items() if v and ":" in v},
+        user_code=user_code,
         trace={"epoch_weights": record.weights, "compiled": compiled, "task": task, **trace},
         tensorflow=tensorflow_info(),
         seconds=time.perf_counter() - t0,
     )
     rec["run"]["fit_seconds"] = round(fit_seconds, 3)
+    if run.resumed:
+        rec["run"]["resumed"] = run.resumed
     records.seal(rec)
     fileio.write_json(out_record, rec)
+    run.store.clear()
     return rec
 
 
 def _epoch_batches(
-    x: np.ndarray, y: np.ndarray, orders: np.ndarray, batch_size: int, sample_weight: np.ndarray | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    orders: np.ndarray,
+    batch_size: int,
+    sample_weight: np.ndarray | None = None,
+    *,
+    first_batch: int = 0,
 ):
     """A dataset of the batches of every epoch in turn: epoch ``e`` is ``x[orders[e]]`` cut
     into batches of ``batch_size`` (the last one shorter), never crossing an epoch, with each
-    sample's weight when there are weights. Its map runs sequentially (no
+    sample's weight when there are weights; from batch ``first_batch`` of the first epoch. Its map runs sequentially (no
     ``num_parallel_calls``), so the order is the orders' order; class weights come in as
     sample weights here because Keras' own ``class_weight`` adds a parallel map."""
     import tensorflow as tf
@@ -333,6 +382,8 @@ def _epoch_batches(
     batches = tf.data.Dataset.from_tensor_slices(orders).flat_map(
         lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
     )
+    if first_batch:
+        batches = batches.skip(first_batch)
     if sample_weight is None:
         batches = batches.map(lambda idx: (tf.gather(xs, idx), tf.gather(ys, idx)))
     else:

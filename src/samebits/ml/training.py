@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,19 +20,21 @@ import numpy as np
 from ..core.errors import ConfigError
 from ..core.hashing import hash_arrays
 from ..core.seeds import SeedSource
-from . import keras_api
+from . import keras_api, resume
 from .weights import weights_of
 
 __all__ = [
     "TASK_LOSSES",
     "TASK_METRICS",
     "Epochs",
+    "Run",
     "TrainContext",
     "build_callbacks",
     "build_loss",
     "build_optimizer",
     "class_weights",
     "default_loss",
+    "fit",
     "metric_names",
     "sample_weights",
     "targets_for",
@@ -184,9 +187,10 @@ class Epochs:
     def end(self, epoch: int, logs: dict[str, Any] | None) -> str:
         """Record the end of ``epoch`` (0-based); returns the weights' checksum."""
         if epoch != len(self.weights):
-            raise RuntimeError(
+            raise ConfigError(
                 f"epoch_end({epoch}) after {len(self.weights)} epoch(s): call it once per epoch, "
-                f"in order, counting from 0"
+                f"in order, counting from 0 (a resumed run from ctx.start_epoch: loop over "
+                f"range(ctx.start_epoch, ctx.epochs))"
             )
         digest, _ = hash_arrays(weights_of(self.model))
         self.weights.append(digest)
@@ -227,8 +231,11 @@ class TrainContext:
     loss: Any  #: the keras loss of train.loss (or the task's default), a callable (y_true, y_pred)
     seeds: SeedSource  #: ``seeds("name")``: a named sub-seed of the experiment's seed (recorded)
     class_weight: dict[int, float] | None  #: train.class_weight as {class index: weight}, or None
+    #: the first epoch to run: 0, or where a resumed run goes on (the model and optimizer
+    #: hold that point's state); loop over ``range(ctx.start_epoch, ctx.epochs)``
+    start_epoch: int = 0
     _orders: np.ndarray = dataclasses.field(repr=False, default=None)
-    _epochs: Epochs = dataclasses.field(repr=False, default=None)
+    _run: Run = dataclasses.field(repr=False, default=None)
 
     def order(self, epoch: int) -> np.ndarray:
         """The seeded order of the training samples in ``epoch`` (0-based)."""
@@ -238,20 +245,254 @@ class TrainContext:
         """``(x, y)`` batches of ``epoch`` in its seeded order; the last one may be shorter."""
         order = self._orders[epoch]
         for start in range(0, len(order), self.batch_size):
+            if self._run is not None and self._run.signals.received:
+                self._run.stop(epoch, start // self.batch_size)
             idx = order[start : start + self.batch_size]
             yield self.x[idx], self.y[idx]
 
     def epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         """Call after each epoch (0-based) with what to record (``{"loss": ...}``): samebits
-        records the weights' checksum and the logs, as for ``fit()``."""
-        self._epochs.end(epoch, logs)
+        records the weights' checksum and the logs, as for ``fit()``, and checkpoints."""
+        self._run.epoch_end(epoch, logs)
 
 
 def run_trainer(func: Callable[[TrainContext], Any], ctx: TrainContext, ref: str) -> None:
     """Call the user's trainer; it must have ended at least one epoch."""
     func(ctx)
-    if not ctx._epochs.weights:
+    if not ctx._run.record.weights:
         raise ConfigError(
             f"train.trainer {ref!r} returned without calling ctx.epoch_end(epoch, logs); "
             "call it after every epoch so samebits can record the epoch's weights"
         )
+
+
+class Run:
+    """The checkpoints of one training (:mod:`samebits.ml.resume`): what it saves at an
+    epoch end or batch boundary, and what it restores when the step starts again."""
+
+    def __init__(
+        self,
+        *,
+        model,
+        optimizer,
+        callbacks: list[Any],
+        record: Epochs,
+        store: resume.Store,
+        clock: resume.Clock,
+        signals: resume.Signals,
+        steps: int,
+    ):
+        self.model, self.optimizer, self.callbacks, self.record = model, optimizer, callbacks, record
+        self.store, self.clock, self.signals, self.steps = store, clock, signals, steps
+        self.epochs = record.epochs
+        self.name = f"train {record.experiment} seed {record.seed}"
+        #: every resume of this training so far, earlier attempts' included
+        self.resumed: list[dict[str, Any]] = []
+        self.stopped = False  # an EarlyStopping had stopped the training at the checkpoint
+        self._callback_states: list[tuple[dict[str, Any], list[np.ndarray]]] | None = None
+        self._metrics: list[np.ndarray] | None = None
+        self.last: Path | None = None
+
+    def layout(self) -> dict[str, Any]:
+        return {
+            "model": resume.variables_layout(self.model.variables),
+            "optimizer": resume.variables_layout(self.optimizer.variables),
+        }
+
+    def restore(self) -> resume.Checkpoint | None:
+        """Load the newest valid checkpoint of this step's key, if there is one."""
+        ckpt = self.store.latest(self.layout())
+        if ckpt is None:
+            return None
+        meta = ckpt.meta
+        resume.assign(self.model.variables, ckpt.group("model"), "model")
+        resume.assign(self.optimizer.variables, ckpt.group("optimizer"), "optimizer")
+        self.record.weights = list(meta["epoch_weights"])
+        self.record.history = {k: list(v) for k, v in meta["history"].items()}
+        resume.set_rng_state(meta["rng"])
+        self._callback_states = [(v, ckpt.group(f"callback{i}")) for i, v in enumerate(meta["callbacks"])]
+        self.apply_callback_states()
+        self._metrics = ckpt.group("metrics") if ckpt.batch else None
+        self.stopped = bool(meta["stopped"])
+        self.resumed = [*meta["resumed"], {"epoch": ckpt.epoch, "batch": ckpt.batch, "checkpoint": ckpt.path.name}]
+        log.info("%s: resumed from checkpoint %s, %s", self.name, ckpt.path, ckpt.describe())
+        return ckpt
+
+    def apply_callback_states(self) -> None:
+        """Put the callbacks' saved state back (after their on_train_begin reset it)."""
+        for callback, (values, arrays) in zip(self.callbacks, self._callback_states or [], strict=False):
+            resume.set_callback_state(callback, values, arrays)
+
+    def keep_callback_states(self) -> None:
+        """Take the callbacks' state now, to put back after the next fit() resets it."""
+        self._callback_states = [resume.callback_state(c) for c in self.callbacks]
+        self._callback_states = [(v, [a[k] for k in sorted(a)]) for v, a in self._callback_states]
+
+    def apply_metrics(self) -> None:
+        if self._metrics is not None:
+            resume.assign(self.model.metrics_variables, self._metrics, "metrics")
+            self._metrics = None
+
+    def save(self, epoch: int, batch: int) -> None:
+        """Checkpoint at ``(epoch, batch)``: the next epoch and batch to run."""
+        arrays = {
+            **resume.variables_state("model", self.model.variables),
+            **resume.variables_state("optimizer", self.optimizer.variables),
+        }
+        if batch:
+            arrays.update(resume.variables_state("metrics", self.model.metrics_variables))
+        states = []
+        for i, callback in enumerate(self.callbacks):
+            values, found = resume.callback_state(callback)
+            states.append(values)
+            arrays.update({f"callback{i}/{k}": a for k, a in found.items()})
+        meta = {
+            "epochs": self.epochs,
+            "steps": self.steps,
+            "epoch_weights": self.record.weights,
+            "history": self.record.history,
+            "callbacks": states,
+            "rng": resume.rng_state(),
+            "stopped": bool(getattr(self.model, "stop_training", False)),
+            "resumed": self.resumed,
+            "layout": self.layout(),
+        }
+        self.last = self.store.save(resume.Checkpoint(epoch=epoch, batch=batch, meta=meta, arrays=arrays))
+        self.clock.saved()
+        log.info("%s: checkpoint %s, %s", self.name, self.last, resume.describe(epoch, batch, self.epochs, self.steps))
+
+    def epoch_end(self, epoch: int, logs: dict[str, Any] | None) -> None:
+        """Record the epoch; checkpoint when one is due or a signal came; stop on a signal."""
+        self.record.end(epoch, logs)
+        if self.signals.received or self.clock.epoch_due(epoch + 1):
+            self.save(epoch + 1, 0)
+        if self.signals.received:
+            self.stop(epoch + 1, 0)
+
+    def batch_end(self, epoch: int, done: int) -> None:
+        """After ``done`` batches of ``epoch``: checkpoint when due or a signal came (the
+        epoch's last batch waits for its epoch end, a moment later)."""
+        if done < self.steps and (self.signals.received or self.clock.batch_due()):
+            self.save(epoch, done)
+            if self.signals.received:
+                self.stop(epoch, done)
+
+    def stop(self, epoch: int, batch: int) -> None:
+        """End the step after a signal, saying where a rerun resumes."""
+        here = resume.describe(epoch, batch, self.epochs, self.steps)
+        if self.last is not None and self.last.name.endswith(f"-e{epoch:05d}-b{batch:06d}.npz"):
+            where = f"checkpoint {self.last} written {here}"
+        else:
+            latest = self.store.latest(self.layout())
+            where = (
+                f"no checkpoint inside a trainer's epoch; a rerun resumes from {latest.path}, {latest.describe()}"
+                if latest is not None
+                else "no checkpoint yet; a rerun starts from epoch 0"
+            )
+        raise resume.Interrupted(
+            f"{self.name}: stopped by {self.signals.received}; {where}; "
+            "rerun (snakemake --rerun-incomplete, or a SLURM retry) to resume"
+        )
+
+
+def fit(
+    run: Run,
+    *,
+    batches: Callable[[int, int], Any],
+    validation: Any,
+    start: resume.Checkpoint | None,
+) -> None:
+    """``model.fit()`` over every epoch from ``start`` (or from epoch 0), checkpointing as
+    ``run`` says; ``batches(epoch, batch)`` is the dataset of every batch from that point.
+
+    A resume in the middle of an epoch finishes that epoch in a fit() of its own, whose
+    user callbacks see neither on_train_begin (which would reset their state) nor
+    on_train_end (where EarlyStopping would restore its best weights mid-training), and
+    whose end does not swap in an optimizer's moving averages (``use_ema``). Another fit()
+    runs the remaining epochs; the callbacks' state is put back after it resets them.
+    """
+    import keras
+
+    model, steps, epochs = run.model, run.steps, run.epochs
+
+    class Checkpointer(keras.callbacks.Callback):
+        def __init__(self, first_batch: int = 0):
+            super().__init__()
+            self.first_batch, self.epoch = first_batch, 0
+
+        def on_train_begin(self, logs=None):
+            run.apply_callback_states()
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+            run.apply_metrics()
+
+        def on_train_batch_end(self, batch, logs=None):
+            run.batch_end(self.epoch, self.first_batch + batch + 1)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.first_batch = 0
+            run.epoch_end(epoch, logs)  # after the user's callbacks: the weights the epoch ends with
+
+    fit_args = {"shuffle": False, "verbose": 0, "validation_data": validation}
+    epoch = 0 if start is None else start.epoch
+    if start is not None and start.batch:
+        # The TensorFlow backend creates the metric variables when it first traces a train
+        # step; they must exist now, to take the saved running sums (Keras' own build,
+        # symbolic: no step runs, no state but the zeroed metrics changes).
+        model._symbolic_build(data_batch=next(iter(batches(epoch, start.batch))))
+        quiet = [_Quiet(c) for c in run.callbacks]
+        finalize = run.optimizer.finalize_variable_values
+        run.optimizer.finalize_variable_values = lambda *args, **kwargs: None
+        try:
+            model.fit(
+                batches(epoch, start.batch),
+                epochs=epoch + 1,
+                initial_epoch=epoch,
+                steps_per_epoch=steps - start.batch,
+                callbacks=[*quiet, Checkpointer(start.batch)],
+                **fit_args,
+            )
+        finally:
+            run.optimizer.finalize_variable_values = finalize
+        run.stopped = bool(model.stop_training)
+        run.keep_callback_states()
+        epoch += 1
+    last = epoch if run.stopped else epochs
+    model.fit(
+        batches(min(epoch, epochs - 1), 0),
+        epochs=last,
+        initial_epoch=epoch,
+        steps_per_epoch=steps,
+        callbacks=[*run.callbacks, Checkpointer()],
+        **fit_args,
+    )
+
+
+class _Quiet:
+    """A user's callback for the rest of a resumed epoch (see :func:`fit`)."""
+
+    def __new__(cls, inner):
+        import keras
+
+        class Quiet(keras.callbacks.Callback):
+            def set_model(self, model):
+                super().set_model(model)
+                inner.set_model(model)
+
+            def set_params(self, params):
+                super().set_params(params)
+                inner.set_params(params)
+
+        for hook in (
+            "on_epoch_begin",
+            "on_epoch_end",
+            "on_train_batch_begin",
+            "on_train_batch_end",
+            "on_test_begin",
+            "on_test_end",
+            "on_test_batch_begin",
+            "on_test_batch_end",
+        ):
+            setattr(Quiet, hook, lambda self, *args, _hook=hook, **kwargs: getattr(inner, _hook)(*args, **kwargs))
+        return Quiet()
