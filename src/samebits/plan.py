@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import cache
-from .core import layout
+from .core import fileio, layout
 from .core.errors import ConfigError, SamebitsError
 from .ml import determinism, sources
 
@@ -146,8 +146,9 @@ class Plan:
            such a step is set aside, so Snakemake reruns it and what follows, and a dry run
            shows those jobs. The verdict of a failed verification is set aside too, so verify
            runs again until it passes. What a run does not replace is put back when it ends.
+           Temporary files of writers that were killed are removed (:func:`samebits.core.fileio.sweep`).
 
-        Returns the messages to show (one per stale step).
+        Returns the messages to show (one per file removed and per stale step).
         """
         os.environ.update(self.process_env())
         determinism.check_cpu(self.profile)
@@ -157,11 +158,15 @@ class Plan:
         from .provenance import ondisk
 
         _drop_leftovers()
+        swept = fileio.sweep("results", layout.CACHE_DIR, flat=(".",))
         stale = ondisk.find_stale(self.all_records(), index=ondisk.INDEX)
         verdict = Path(layout.verify.verdict)
         if stale or _verdict(verdict) == "failed":
             self._put_aside([*stale, verdict])
-        return [f"{message}; it will be rerun" for message in stale.values()]
+        return [
+            *(f"removed {path}: a temporary file of a writer that was killed" for path in swept),
+            *(f"stale: {message}; it will be rerun" for message in stale.values()),
+        ]
 
     def _put_aside(self, paths: Iterable[str | Path]) -> None:
         atexit.register(self._put_back)  # first: whatever was set aside goes back, even after an error

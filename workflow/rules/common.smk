@@ -7,7 +7,7 @@ from snakemake.logging import logger
 
 PLAN = Plan.for_workflow(config, workflow.configfiles)
 for message in PLAN.start(main_process=workflow.is_main_process):
-    logger.warning(f"samebits: stale: {message}")
+    logger.warning(f"samebits: {message}")
 
 
 wildcard_constraints:

@@ -2,7 +2,10 @@
 
 Every write goes to a temporary file in the destination's directory, is flushed to disk,
 and is then renamed over the destination: a reader (or a rerun after a crash) sees either
-the old file or the complete new one, never half a file.
+the old file or the complete new one, never half a file. A writer killed half-way leaves
+its temporary file behind; the temporary name says which process wrote it
+(``.weights.<pid>@<host>.<random>.tmp.npz``), so the next run's start removes it once that
+process is gone (:func:`sweep`), and never touches a file of anyone else.
 """
 
 from __future__ import annotations
@@ -10,7 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +26,17 @@ from .errors import SamebitsError
 if TYPE_CHECKING:  # NumPy is imported by write_npz only: the workflow's start writes JSON
     import numpy as np
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "write_npz", "dump_json"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "write_npz", "dump_json", "sweep"]
+
+#: A temporary file of this module: ``.<stem>.<pid>@<host>.<random>.tmp<suffix>``.
+TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9_-]+)\.[a-z0-9_]{8}\.tmp(\.[^.]*)?$")
+#: A temporary file of another host is swept only when it is older than this: its writer
+#: cannot be asked whether it still runs, and no write of samebits takes this long.
+FOREIGN_AGE = 24 * 3600
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname().split(".")[0]) or "host"
 
 
 @contextlib.contextmanager
@@ -32,7 +48,9 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
     dest = Path(dest)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".tmp{dest.suffix}", dir=dest.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{dest.stem}.{os.getpid()}@{_host()}.", suffix=f".tmp{dest.suffix}", dir=dest.parent
+        )
     except OSError as exc:
         raise _write_error(dest, exc) from None
     os.close(fd)
@@ -100,3 +118,50 @@ def write_npz(dest: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
     with atomic_path(dest) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **{k: np.asarray(arrays[k]) for k in sorted(arrays)})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _listing(roots, flat) -> Iterator[tuple[str, list[str]]]:
+    for root in map(str, roots):
+        for dirpath, _, names in os.walk(root):
+            yield dirpath, names
+    for folder in map(str, flat):
+        with contextlib.suppress(OSError):
+            yield folder, [e.name for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
+
+
+def sweep(*roots: str | Path, flat: tuple[str | Path, ...] = (), now: float | None = None) -> list[Path]:
+    """Remove the temporary files killed writers left in the trees ``roots`` and in the
+    folders ``flat`` (not their subfolders); returns what was removed.
+
+    Only names of :data:`TEMP_NAME` are considered: of this host, when their process is
+    gone; of another host (a cluster node), when older than :data:`FOREIGN_AGE`.
+    """
+    now = time.time() if now is None else now
+    host, removed = _host(), []
+    for dirpath, names in _listing(roots, flat):
+        for name in names:
+            match = TEMP_NAME.match(name)
+            if match is None:
+                continue
+            path = Path(dirpath) / name
+            try:
+                if match["host"] == host:
+                    stale = not _alive(int(match["pid"]))
+                else:
+                    stale = now - path.stat().st_mtime > FOREIGN_AGE
+                if stale:
+                    path.unlink()
+                    removed.append(path)
+            except OSError:
+                continue
+    return removed
