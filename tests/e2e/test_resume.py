@@ -86,6 +86,17 @@ def _finish(workdir: Path, *, unlock: bool) -> subprocess.CompletedProcess:
     return proc
 
 
+def _assert_uninterrupted(workdir: Path, straight: Path, proc: subprocess.CompletedProcess) -> None:
+    """The rerun verified every step identical (a lock is kept as it was when verification
+    fails, so comparing locks alone would not see a divergence), and wrote the same bytes."""
+    assert re.search(r"samebits verify: (\d+)/\1 steps identical", proc.stdout + proc.stderr), explain(proc)
+    assert (workdir / "samebits.lock").read_bytes() == (straight / "samebits.lock").read_bytes()
+    for experiment in ("mlp", "loop"):
+        for name in ("weights", "history"):
+            path = layout.train.path(name, experiment=experiment, seed=0)
+            assert (workdir / path).read_bytes() == (straight / path).read_bytes(), path
+
+
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory) -> Path:
     """The uninterrupted run (never modified: each scenario copies it)."""
@@ -145,7 +156,7 @@ def test_sigkill_then_rerun_resumes_to_the_uninterrupted_lock(straight, tmp_path
             fh.truncate(found[0].stat().st_size // 3)
         expected = found[1] if len(found) > 1 else None
 
-    _finish(workdir, unlock=True)
+    proc = _finish(workdir, unlock=True)
     text = log.read_text()
     if truncate:
         assert f"checkpoint {found[0].relative_to(workdir)} is not usable" in text
@@ -154,7 +165,7 @@ def test_sigkill_then_rerun_resumes_to_the_uninterrupted_lock(straight, tmp_path
         assert "resumed from" not in text
     else:
         assert f"resumed from checkpoint {expected.relative_to(workdir)}, {_position(expected)}" in text
-    assert (workdir / "samebits.lock").read_bytes() == (straight / "samebits.lock").read_bytes()
+    _assert_uninterrupted(workdir, straight, proc)
     assert not resume.exists()  # removed when the step succeeded
 
 
@@ -176,9 +187,9 @@ def test_sigterm_mid_epoch_checkpoints_at_the_batch_and_resumes(straight, tmp_pa
     assert "stopped by SIGTERM" in out  # the console says so too
     assert not (workdir / layout.train.path("weights", experiment="mlp", seed=0)).exists()
 
-    _finish(workdir, unlock=False)
+    proc = _finish(workdir, unlock=False)
     assert f"resumed from checkpoint {stopped[1]}, {stopped[2]}" in log.read_text()
-    assert (workdir / "samebits.lock").read_bytes() == (straight / "samebits.lock").read_bytes()
+    _assert_uninterrupted(workdir, straight, proc)
 
 
 def test_killed_while_writing_a_checkpoint_resumes_from_the_one_before(straight, tmp_path):
@@ -195,7 +206,23 @@ def test_killed_while_writing_a_checkpoint_resumes_from_the_one_before(straight,
     assert f"removed {layout.resume.format(experiment='mlp', seed=0)}/{leftovers[0]}" in proc.stderr + proc.stdout
     assert "resumed from checkpoint" in log.read_text()
     assert "after epoch 4 of 30" in log.read_text()
-    assert (workdir / "samebits.lock").read_bytes() == (straight / "samebits.lock").read_bytes()
+    _assert_uninterrupted(workdir, straight, proc)
+
+
+def test_killed_after_early_stopping_stopped_restores_the_best_weights_on_resume(straight, tmp_path):
+    workdir, log, resume = _scenario(straight, tmp_path)
+    # EarlyStopping stops at epoch 23: the train job kills itself right after that checkpoint,
+    # before EarlyStopping puts back the weights of epoch 21 at the end of training
+    run = _start(workdir, "mlp", env={"SAMEBITS_FAILPOINT": "checkpoint-saved@23"})
+    run.communicate(timeout=300)
+    assert run.returncode != 0
+    assert "killed right after writing" in log.read_text()
+
+    proc = _finish(workdir, unlock=False)
+    text = log.read_text()
+    assert "after epoch 23 of 30" in text and "resumed from checkpoint" in text
+    assert "weights of epoch 21 restored" in text
+    _assert_uninterrupted(workdir, straight, proc)
 
 
 def test_a_checkpoint_of_other_params_is_not_used_and_the_log_says_why(straight, tmp_path):

@@ -137,3 +137,16 @@ def test_an_interrupted_write_leaves_a_temporary_file_the_sweep_recognises(tmp_p
     assert not kept.exists()  # an exception cleans up; only a killed process leaves one behind
     assert fileio.TEMP_NAME.match(kept.name)
     assert kept.name.startswith(f".weights.{os.getpid()}@{fileio._host()}.")
+
+
+def test_checkpoints_fall_due_by_epoch_and_by_time():
+    every_second_epoch = resume.Clock(2, None)
+    assert [every_second_epoch.epoch_due(done) for done in (1, 2, 3, 4)] == [False, True, False, True]
+    assert not every_second_epoch.batch_due()
+    never = resume.Clock(None, None)
+    assert not never.epoch_due(1) and not never.batch_due()
+    by_time = resume.Clock(None, 0.5 / 60_000)  # half a millisecond
+    time.sleep(0.002)
+    assert by_time.batch_due() and by_time.epoch_due(1)
+    by_time.saved()
+    assert not resume.Clock(None, 60).batch_due()

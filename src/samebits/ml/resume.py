@@ -206,7 +206,8 @@ class Store:
         self.parts = parts
         self.key = hash_json_obj(parts).removeprefix("sha256:")[:16]
         # tests only: SAMEBITS_FAILPOINT=checkpoint-write@<epoch> kills this process (SIGKILL)
-        # half-way through writing the checkpoint at that epoch's end
+        # half-way through writing the checkpoint at that epoch's end, checkpoint-saved@<epoch>
+        # right after writing it
         self.failpoint = failpoint if failpoint is not None else os.environ.get("SAMEBITS_FAILPOINT", "")
 
     def _files(self) -> list[tuple[Path, re.Match[str]]]:
@@ -283,9 +284,9 @@ class Store:
             if self.failpoint == f"checkpoint-write@{ckpt.epoch}" and ckpt.batch == 0:
                 with open(tmp, "r+b") as fh:
                     fh.truncate(os.path.getsize(tmp) // 2)
-                log.warning("failpoint %s: killing this process half-way through a checkpoint", self.failpoint)
-                logging.shutdown()
-                os.kill(os.getpid(), signal.SIGKILL)
+                _kill_self(f"failpoint {self.failpoint}: killed half-way through writing {dest}")
+        if self.failpoint == f"checkpoint-saved@{ckpt.epoch}" and ckpt.batch == 0:
+            _kill_self(f"failpoint {self.failpoint}: killed right after writing {dest}")
         kept = 0
         for path, match in self._files():
             if match["key"] == self.key and kept < KEPT:
@@ -302,6 +303,12 @@ class Store:
                 path.unlink()
         with contextlib.suppress(OSError):
             self.directory.rmdir()
+
+
+def _kill_self(message: str) -> None:
+    log.warning("%s", message)
+    logging.shutdown()
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _short(exc: BaseException) -> str:
