@@ -10,6 +10,8 @@ kills it, then does what a user does: ``--unlock`` (when the run itself was kill
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 import os
 import re
 import signal
@@ -121,21 +123,9 @@ def _killpg(run: subprocess.Popen) -> None:
     run.wait(timeout=60)
 
 
-@pytest.mark.parametrize(
-    "experiment, when, truncate",
-    [
-        # early, with the newest checkpoint then truncated: reported, ignored, the one before it used
-        ("mlp", "epoch 3/30", True),
-        # in the middle of an epoch
-        ("mlp", "epoch 10/30 ", False),
-        # just after a checkpoint was written
-        ("mlp", "e00006-b000000.npz", False),
-        # a training loop of the user's own, in the middle of an epoch
-        ("loop", "epoch 5/12", False),
-    ],
-    ids=["early-truncated", "mid-epoch", "after-checkpoint", "own-loop"],
-)
-def test_sigkill_then_rerun_resumes_to_the_uninterrupted_lock(straight, tmp_path, experiment, when, truncate):
+def _sigkill(straight: Path, tmp_path: Path, experiment: str, when: str, truncate: bool) -> None:
+    """SIGKILL of the run when the train log shows ``when`` (or that checkpoint file
+    appears); with ``truncate``, the newest checkpoint is then cut short."""
     workdir, log, resume = _scenario(straight, tmp_path, experiment)
     run = _start(workdir, experiment)
     try:
@@ -169,7 +159,7 @@ def test_sigkill_then_rerun_resumes_to_the_uninterrupted_lock(straight, tmp_path
     assert not resume.exists()  # removed when the step succeeded
 
 
-def test_sigterm_mid_epoch_checkpoints_at_the_batch_and_resumes(straight, tmp_path):
+def _sigterm_mid_epoch(straight: Path, tmp_path: Path) -> None:
     workdir, log, resume = _scenario(straight, tmp_path)
     run = _start(workdir, "mlp")
     try:
@@ -192,7 +182,7 @@ def test_sigterm_mid_epoch_checkpoints_at_the_batch_and_resumes(straight, tmp_pa
     _assert_uninterrupted(workdir, straight, proc)
 
 
-def test_killed_while_writing_a_checkpoint_resumes_from_the_one_before(straight, tmp_path):
+def _killed_while_writing(straight: Path, tmp_path: Path) -> None:
     workdir, log, resume = _scenario(straight, tmp_path)
     # the train job kills itself (SIGKILL) half-way through writing the checkpoint after epoch 5
     run = _start(workdir, "mlp", env={"SAMEBITS_FAILPOINT": "checkpoint-write@5"})
@@ -209,7 +199,7 @@ def test_killed_while_writing_a_checkpoint_resumes_from_the_one_before(straight,
     _assert_uninterrupted(workdir, straight, proc)
 
 
-def test_killed_after_early_stopping_stopped_restores_the_best_weights_on_resume(straight, tmp_path):
+def _killed_after_early_stop(straight: Path, tmp_path: Path) -> None:
     workdir, log, resume = _scenario(straight, tmp_path)
     # EarlyStopping stops at epoch 23: the train job kills itself right after that checkpoint,
     # before EarlyStopping puts back the weights of epoch 21 at the end of training
@@ -225,7 +215,7 @@ def test_killed_after_early_stopping_stopped_restores_the_best_weights_on_resume
     _assert_uninterrupted(workdir, straight, proc)
 
 
-def test_a_checkpoint_of_other_params_is_not_used_and_the_log_says_why(straight, tmp_path):
+def _checkpoint_of_other_params(straight: Path, tmp_path: Path) -> None:
     workdir, log, resume = _scenario(straight, tmp_path)
     run = _start(workdir, "mlp")
     try:
@@ -246,3 +236,39 @@ def test_a_checkpoint_of_other_params_is_not_used_and_the_log_says_why(straight,
     assert "params.learning_rate 0.001 → 0.002" in text
     assert "resumed from" not in text
     assert "epoch 1/30" in text  # trained from the start
+
+
+def _both(straight: Path, tmp_path: Path, *cases) -> None:
+    """Two scenarios at once (one core each): the suite's time, not the proof, is shared."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(case, straight, tmp_path / str(i)) for i, case in enumerate(cases)]
+        for future in futures:
+            future.result()
+
+
+def test_sigkill_early_with_the_newest_checkpoint_truncated_and_in_a_training_loop_of_ones_own(straight, tmp_path):
+    _both(
+        straight,
+        tmp_path,
+        # early, the newest checkpoint then truncated: reported, ignored, the one before it used
+        functools.partial(_sigkill, experiment="mlp", when="epoch 3/30", truncate=True),
+        # a training loop of the user's own (config/examples/loops.py), in the middle of an epoch
+        functools.partial(_sigkill, experiment="loop", when="epoch 5/12", truncate=False),
+    )
+
+
+def test_sigkill_in_the_middle_of_an_epoch_and_just_after_a_checkpoint(straight, tmp_path):
+    _both(
+        straight,
+        tmp_path,
+        functools.partial(_sigkill, experiment="mlp", when="epoch 10/30 ", truncate=False),
+        functools.partial(_sigkill, experiment="mlp", when="e00006-b000000.npz", truncate=False),
+    )
+
+
+def test_sigterm_mid_epoch_and_a_kill_while_writing_a_checkpoint(straight, tmp_path):
+    _both(straight, tmp_path, _sigterm_mid_epoch, _killed_while_writing)
+
+
+def test_a_kill_after_early_stopping_stopped_and_a_checkpoint_of_other_params(straight, tmp_path):
+    _both(straight, tmp_path, _killed_after_early_stop, _checkpoint_of_other_params)
