@@ -1,9 +1,11 @@
 """The same bits on SLURM: a real single-node cluster, Snakemake's SLURM executor plugin.
 
 The lock written by a run whose every job went through sbatch/srun must be byte-identical to
-the one of the shared `--cores 1` run (`tiny_run`). The cluster is brought up by
-tests/slurm/cluster.sh (installs Debian's slurm packages if needed, so it needs root) and
-always taken down at the end of this module.
+the one of the shared `--cores 1` run (`tiny_run`); and a train job that SLURM stops before
+its time limit comes back (the profile's retries), resumes from its checkpoint and still ends
+with the lock of a `--cores 1` run. The cluster is brought up by tests/slurm/cluster.sh
+(installs Debian's slurm packages if needed, so it needs root) and always taken down at the
+end of this module.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from samebits.core import layout
-from tests.helpers import CONFIGS, REPO, explain, make_workdir, statuses
+from tests.helpers import CONFIGS, REPO, clean_env, explain, make_workdir, statuses
 
 pytestmark = [
     pytest.mark.e2e,
@@ -33,6 +36,8 @@ pytestmark = [
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 PROFILE = "workflow/profiles/slurm"  # relative to the run's working directory
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
+# what a train job stopped by a signal says (samebits.ml.training.Run.stop)
+STOPPED = re.compile(r"stopped by SIGTERM; checkpoint (\S+) written (after [^;]+);")
 
 
 def _cluster(action: str, timeout: float) -> subprocess.CompletedProcess:
@@ -75,18 +80,39 @@ def _snakemake_env(plugin: Path) -> dict[str, str]:
     return env
 
 
-def test_slurm_run_writes_the_same_lock_as_a_local_run(slurm_cluster, slurm_plugin, tiny_run, tmp_path):
-    workdir = make_workdir(tmp_path / "slurm", CONFIGS / "tiny.yaml")
-    assert (workdir / PROFILE / "config.yaml").is_file()
-    cmd = [sys.executable, "-m", "snakemake", "--profile", PROFILE]
-    start = time.monotonic()
+def _run_slurm(workdir: Path, plugin: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--profile", PROFILE, *args]
     try:
-        proc = subprocess.run(
-            cmd, cwd=workdir, env=_snakemake_env(slurm_plugin), capture_output=True, text=True, timeout=900
+        return subprocess.run(
+            cmd, cwd=workdir, env=_snakemake_env(plugin), capture_output=True, text=True, timeout=timeout
         )
     except subprocess.TimeoutExpired as exc:  # the fixture cancels what is left in the cluster
         out = (exc.stdout or b"").decode(errors="replace") + (exc.stderr or b"").decode(errors="replace")
-        pytest.fail(f"snakemake on SLURM did not finish in 900 s:\n{out[-6000:]}")
+        pytest.fail(f"snakemake on SLURM did not finish in {timeout:.0f} s:\n{out[-6000:]}")
+
+
+def _squeue() -> dict[str, tuple[str, float]]:
+    """State and run time in seconds of every job the controller still lists (finished ones
+    for MinJobAge, 300 s in cluster.sh)."""
+    proc = subprocess.run(
+        ["squeue", "--states=all", "--noheader", "--format=%i %T %S %e"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    jobs = {}
+    for line in proc.stdout.splitlines():
+        jobid, state, start, end = line.split()
+        seconds = time.mktime(time.strptime(end, "%Y-%m-%dT%H:%M:%S")) - time.mktime(
+            time.strptime(start, "%Y-%m-%dT%H:%M:%S")
+        )
+        jobs[jobid] = (state, seconds)
+    return jobs
+
+
+def test_slurm_run_writes_the_same_lock_as_a_local_run(slurm_cluster, slurm_plugin, tiny_run, tmp_path):
+    workdir = make_workdir(tmp_path / "slurm", CONFIGS / "tiny.yaml")
+    assert (workdir / PROFILE / "config.yaml").is_file()
+    start = time.monotonic()
+    proc = _run_slurm(workdir, slurm_plugin)
     print(f"SLURM run: {time.monotonic() - start:.1f} s")
     assert proc.returncode == 0, explain(proc)
     out = proc.stdout + proc.stderr
@@ -117,3 +143,80 @@ def test_slurm_run_writes_the_same_lock_as_a_local_run(slurm_cluster, slurm_plug
     assert set(statuses(workdir).values()) == {"new"}
     assert (workdir / layout.verify.verdict).read_text().startswith("passed\n")
     assert (workdir / "samebits.lock").read_bytes() == tiny_lock.read_bytes()
+
+
+def test_train_stopped_before_its_time_limit_comes_back_and_resumes_to_the_local_lock(
+    slurm_cluster, slurm_plugin, tmp_path
+):
+    """The profile's early signal and retries, with a 1-minute limit on the first train job.
+
+    SLURM checks limits every 30 s (slurmctld's PERIODIC_TIMEOUT, not configurable) and sends
+    `--signal=SIG@N` when at most N + 30 s are left: with the profile's signal moved to 10 s
+    before a 1-minute limit, it comes 20 to 50 s after the job starts, while it trains
+    (tests/configs/slurm_resume.yaml: about 60 s of training, which starts about 10 s in).
+    The retry gets 10 minutes, as a profile may give a retried job more time, so that one
+    interruption is enough whatever the load: each attempt under a 1-minute limit trains for
+    only 5 to 40 s.
+    """
+    profile = yaml.safe_load((REPO / PROFILE / "config.yaml").read_text())
+    extra = profile["set-resources"]["train"]["slurm_extra"]
+    assert profile["retries"] >= 1 and re.fullmatch(r"'--signal=TERM@\d+'", extra), profile
+    # a --set-resources on the command line replaces the profile's whole set-resources key
+    resources = ["train:runtime=1 if attempt == 1 else 10", "train:slurm_extra=" + re.sub(r"@\d+", "@10", extra)]
+
+    config = CONFIGS / "slurm_resume.yaml"
+    local = make_workdir(tmp_path / "local", config)
+    workdir = make_workdir(tmp_path / "slurm", config)
+    # the reference run beside the SLURM run: another copy of the workflow, one core (each
+    # SLURM job takes one CPU of the node)
+    reference = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--cores", "1"],
+        cwd=local,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    start = time.monotonic()
+    try:
+        proc = _run_slurm(workdir, slurm_plugin, "--set-resources", *resources)
+        slurm_seconds = time.monotonic() - start
+        reference_out, _ = reference.communicate(timeout=600)
+    finally:
+        if reference.poll() is None:
+            reference.kill()
+            reference.wait()
+    assert reference.returncode == 0, reference_out[-6000:]
+    assert proc.returncode == 0, explain(proc)
+    out = proc.stdout + proc.stderr
+
+    # the train job went to SLURM twice: the first attempt was stopped by SLURM's signal
+    # (slurmstepd cancels the step with it) before its limit, after writing a checkpoint, and
+    # the plugin reported it failed
+    trains = [(jobid, Path(log)) for jobid, log in SUBMITTED.findall(out) if "/rule_train/" in log]
+    assert len(trains) == 2, explain(proc)
+    (first, first_log), (second, _) = trains
+    jobs = _squeue()
+    text = first_log.read_text()
+    assert f"*** STEP {first}.0 ON " in text and " CANCELLED AT " in text, text[-3000:]
+    stopped = STOPPED.search(text)
+    assert stopped, text[-3000:]
+    # FAILED: it exited after the signal, not TIMEOUT (killed at the limit, 30 s later at least)
+    assert jobs[first][0] == "FAILED", jobs[first]
+    assert f"SLURM-job '{first}' failed" in out
+    assert jobs[second][0] == "COMPLETED", jobs[second]
+    print(
+        f"SLURM run: {slurm_seconds:.0f} s; train job {first} stopped {stopped[2]} after "
+        f"{jobs[first][1]:.0f} s, job {second} finished after {jobs[second][1]:.0f} s"
+    )
+
+    # the second attempt resumed from that checkpoint: its log says so, and so does the record
+    train_log = (workdir / layout.train.log.format(experiment="mlp", seed=0)).read_text()
+    assert f"resumed from checkpoint {stopped[1]}, {stopped[2]}" in train_log, train_log[-3000:]
+    record = json.loads((workdir / layout.train.path("record", experiment="mlp", seed=0)).read_text())
+    assert [r["checkpoint"] for r in record["run"]["resumed"]] == [Path(stopped[1]).name]
+    assert not (workdir / layout.resume.format(experiment="mlp", seed=0)).exists()
+
+    # and the bits of a run that was never interrupted
+    assert (workdir / layout.verify.verdict).read_text().startswith("passed\n")
+    assert (workdir / "samebits.lock").read_bytes() == (local / "samebits.lock").read_bytes()
