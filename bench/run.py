@@ -1,7 +1,7 @@
 """The samebits benchmark: what reproducibility costs, measured against the bare tools.
 
-    python bench/run.py                  # the full benchmark (about 15 min), writes bench/RESULTS.md
-    python bench/run.py --quick --out X  # a tiny setting (about 3 min): checks that it runs
+    python bench/run.py                  # the full benchmark (about 30 min), writes bench/RESULTS.md
+    python bench/run.py --quick --out X  # a tiny setting (about 3 min): checks that it runs (figures 1-7)
     python bench/run.py --only 1,5       # some figures only
 
 Every figure is a ratio of two things timed side by side in this one run (several
@@ -17,7 +17,10 @@ repetitions, alternating, median and min-max), so a noisy machine moves both sid
    1,000 step records;
 6. a 250-seed sweep (1,000 jobs): DAG build and no-op vs bare Snakemake on the same graph;
    lock size and verify time against the number of records;
-7. training time of the portable profile (oneDNN capped at AVX2) vs native.
+7. training time of the portable profile (oneDNN capped at AVX2) vs native;
+8. training the medium CNN with a checkpoint at every epoch end vs with none;
+9. a train step killed after epoch k of N and rerun: the resumed attempt's training time vs
+   an uninterrupted one's, against (N - k) / N.
 
 Runs happen in scratch copies of the workflow (``samebits.core.layout.copy_workflow``) under
 a temporary directory; nothing in the repository is touched except the results file. Every
@@ -38,6 +41,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -70,6 +74,9 @@ class Settings:
     heavy_reps: int  # repetitions of the minute-long timings
     noop_config: dict[str, Any]  # the run of figures 1 and 2
     medium: dict[str, Any]  # figure 3's CNN
+    checkpointed: dict[str, Any]  # figures 8 and 9's CNN: figure 3's, but for --quick
+    checkpoint_reps: int  # repetitions of each side of figure 8
+    kill_at: tuple[float, ...]  # figure 9: kill after these fractions of the epochs
     sweep_seeds: int
     sweep_experiment: dict[str, Any]
     hash_bytes: int
@@ -89,19 +96,28 @@ def settings(quick: bool) -> Settings:
             heavy_reps=1,
             noop_config={"seeds": [0, 1], "datasets": DIGITS, "experiments": {"mlp": tiny_mlp}},
             medium={"filters": [8], "dense": [16], "epochs": 1, "batch_size": 64},
+            # epochs to kill one half-way through (figure 9)
+            checkpointed={"filters": [8], "dense": [16], "epochs": 12, "batch_size": 16},
+            checkpoint_reps=1,
+            kill_at=(0.5,),
             sweep_seeds=2,
             sweep_experiment=tiny_mlp,
             hash_bytes=16 << 20,
             scale_seeds=[3, 6],
         )
     default = yaml.safe_load((REPO / layout.CONFIG_FILE).read_text())
+    # About a minute of training here (0.5 s per epoch on one thread).
+    medium = {"filters": [128, 256], "dense": [256], "epochs": 120, "batch_size": 32}
     return Settings(
         quick=False,
         reps=7,
         heavy_reps=2,
         noop_config=default,
-        # About a minute of training here (0.5 s per epoch on one thread).
-        medium={"filters": [128, 256], "dense": [256], "epochs": 120, "batch_size": 32},
+        medium=medium,
+        checkpointed=medium,
+        # a 5 % cost is within one run's noise here: an even number of rounds, A B then B A
+        checkpoint_reps=4,
+        kill_at=(0.25, 0.75),
         sweep_seeds=8,
         sweep_experiment=default["experiments"]["mlp"],
         hash_bytes=1 << 30,
@@ -174,11 +190,13 @@ class Timing:
         return f"{self.median:.3g} {unit} ({min(self.values):.3g}–{max(self.values):.3g}, {len(self.values)} runs)"
 
 
-def alternate(reps: int, **sides: Callable[[], float]) -> dict[str, Timing]:
-    """Time each side ``reps`` times, interleaved, so drifting load hits both alike."""
+def alternate(reps: int, *, balanced: bool = False, **sides: Callable[[], float]) -> dict[str, Timing]:
+    """Time each side ``reps`` times, interleaved, so drifting load hits both alike;
+    ``balanced``: every other round in reverse order (A B, B A, ...), so load that keeps
+    rising or falling over minute-long runs does not favour the side that goes first."""
     out: dict[str, list[float]] = {name: [] for name in sides}
-    for _ in range(reps):
-        for name, fn in sides.items():
+    for i in range(reps):
+        for name, fn in reversed(sides.items()) if balanced and i % 2 else sides.items():
             out[name].append(fn())
     return {name: Timing(v) for name, v in out.items()}
 
@@ -293,10 +311,13 @@ def fig_step_overhead(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
     )
 
 
-def medium_config(s: Settings, determinism: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Figure 3's configuration: one CNN experiment, one seed; the rest (determinism settings
-    unless given, test fraction, optimizer, learning rate, ...) left to the schema's defaults."""
-    m = s.medium
+def medium_config(
+    s: Settings, determinism: dict[str, Any] | None = None, workload: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Figure 3's configuration (or ``workload``'s): one CNN experiment, one seed; the rest
+    (determinism settings unless given, test fraction, optimizer, learning rate, checkpoints,
+    ...) left to the schema's defaults."""
+    m = s.medium if workload is None else workload
     config: dict[str, Any] = {
         "seeds": [0],
         "datasets": DIGITS,
@@ -420,6 +441,284 @@ def fig_portable(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
         "informative",
         None,
         [f"portable: {t['portable'].text()}; native: {t['native'].text()}"],
+    )
+
+
+# ---------------------------------------------------------------------------- checkpoints (#15)
+
+
+def checkpoint_config(s: Settings, every_epochs: int | None) -> dict[str, Any]:
+    """Figures 8 and 9's configuration: the medium CNN with ``train.checkpoint.every_epochs``
+    set (``None``: no checkpoint at epoch ends); every other setting from the schema."""
+    config = medium_config(s, workload=s.checkpointed)
+    config["experiments"][MEDIUM]["train"]["checkpoint"] = {"every_epochs": every_epochs}
+    return config
+
+
+@dataclasses.dataclass
+class TrainRun:
+    """One train job of figures 8 and 9, read back from its record, benchmark file and log."""
+
+    fit: float  # run.fit_seconds: the training in this attempt
+    wall: float  # the job's wall time (its benchmark file)
+    outputs: dict[str, Any]  # the record's outputs (checksums): what must not depend on checkpoints
+    resumed: list[dict[str, Any]]  # run.resumed: where the attempt started from
+    saves: list[float]  # seconds inside each epoch-end checkpoint (see read_log)
+    epochs: float  # seconds from the first epoch's log line to the last's (see read_log)
+    tail: float  # seconds from the last epoch's log line to the step's last line
+
+    @property
+    def trained(self) -> float:
+        """The training up to its last epoch: ``run.fit_seconds`` less :attr:`tail`. The end
+        of fit() drops TensorFlow's iterator over the batches, and that waits, now and
+        then, for the next wake-up of tf.data's autotuning thread: 0 to 60 s that have
+        nothing to do with what is measured here (bench/README.md)."""
+        return self.fit - self.tail
+
+
+#: A line of a step's log (samebits.core.logs): its time, to the millisecond, and message.
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ [\w.]+: (.*)$", re.M)
+
+
+def read_log(log_text: str) -> tuple[list[float], float, float]:
+    """What a train log's times say: the time of each epoch-end checkpoint, from the epoch's
+    line (written once the epoch's weights are hashed) to the checkpoint's line (written
+    once it is saved), so the whole of ``Run.save`` and nothing of the training; the span
+    from the first epoch's line to the last's (the training without its first epoch, whose
+    graph tracing costs the same whatever is saved); and from the last epoch's line to the
+    step's last line (the end of fit(), then writing the outputs)."""
+    ended: dict[int, datetime.datetime] = {}
+    saves: list[float] = []
+    last = None
+    for stamp, message in LOG_LINE.findall(log_text):
+        last = datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
+        if m := re.search(r": epoch (\d+)/\d+ ", message):
+            ended[int(m.group(1))] = last
+        elif (m := re.search(r": checkpoint \S+, after epoch (\d+) of \d+$", message)) and int(m.group(1)) in ended:
+            saves.append((last - ended[int(m.group(1))]).total_seconds())
+    if not ended or last is None:
+        raise ValueError("no epoch in the train log")
+    first_epoch, last_epoch = ended[min(ended)], ended[max(ended)]
+    return saves, (last_epoch - first_epoch).total_seconds(), (last - last_epoch).total_seconds()
+
+
+def train_paths(plan: Plan) -> dict[str, str]:
+    """The train step's target, log, benchmark file and checkpoint folder for ``plan``'s one
+    chain, from the layout."""
+    (seed,) = plan.seeds
+    names = {"experiment": MEDIUM, "seed": seed}
+    return {
+        "record": layout.record("train", **names),
+        "init": layout.record("init", **names),
+        "log": layout.train.log.format(**names),
+        "benchmark": layout.train.benchmark.format(**names),
+        "resume": layout.resume.format(**names),
+    }
+
+
+def read_train(wd: Path, paths: dict[str, str]) -> TrainRun:
+    rec = json.loads((wd / paths["record"]).read_text())
+    wall = float((wd / paths["benchmark"]).read_text().splitlines()[-1].split("\t")[0])
+    saves, epochs, tail = read_log((wd / paths["log"]).read_text(errors="replace"))
+    return TrainRun(
+        fit=rec["run"]["fit_seconds"],
+        wall=wall,
+        outputs=rec["outputs"],
+        resumed=rec["run"].get("resumed", []),
+        saves=saves,
+        epochs=epochs,
+        tail=tail,
+    )
+
+
+def checkpoint_template(s: Settings, root: Path, state: dict[str, Any]) -> Path:
+    """A scratch workflow of figures 8 and 9 with the chain's split and init done: each run
+    copies it and trains only."""
+    if "checkpoint_template" not in state:
+        wd = workdir(root / "checkpoint-template", checkpoint_config(s, 1))
+        snakemake(wd, train_paths(plan_of(checkpoint_config(s, 1)))["init"])
+        state["checkpoint_template"] = wd
+    return state["checkpoint_template"]
+
+
+def train_in_copy(template: Path, wd: Path, config: dict[str, Any]) -> Path:
+    """A copy of ``template`` with ``config``, ready to run its train job (and nothing else)."""
+    if wd.exists():
+        shutil.rmtree(wd)
+    shutil.copytree(template, wd, symlinks=True)
+    layout.write_config(wd, config)
+    return wd
+
+
+def only_train_ran(out: str, wd: Path) -> None:
+    ran = set(re.findall(r"^(?:local)?rule (\w+):$", out, re.M))
+    if ran != {"train"}:
+        raise RuntimeError(f"{wd}: expected only the train job to run, ran {sorted(ran)}:\n{out[-3000:]}")
+
+
+def fig_checkpoint_cost(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
+    w = s.checkpointed
+    say(
+        f"figure 8: training the medium CNN ({w}) with a checkpoint at every epoch end vs none, "
+        f"{s.checkpoint_reps} each"
+    )
+    template = checkpoint_template(s, root, state)
+    configs = {"every": checkpoint_config(s, 1), "none": checkpoint_config(s, None)}
+    plans = {side: plan_of(config) for side, config in configs.items()}
+    paths = train_paths(plans["every"])
+    runs: dict[str, list[TrainRun]] = {side: [] for side in configs}
+
+    def side(name: str) -> Callable[[], float]:
+        def fn() -> float:
+            wd = train_in_copy(template, root / f"checkpoint-{name}-{len(runs[name])}", configs[name])
+            _, out = snakemake(wd, paths["record"])
+            only_train_ran(out, wd)
+            if (wd / paths["resume"]).exists():
+                raise RuntimeError(f"{wd}: the train step left its checkpoints ({paths['resume']}) behind")
+            runs[name].append(read_train(wd, paths))
+            return runs[name][-1].trained
+
+        return fn
+
+    t = alternate(s.checkpoint_reps, balanced=True, every=side("every"), none=side("none"))
+    epochs = plans["every"].experiments[MEDIUM]["train"]["epochs"]
+    cost = t["every"].median / t["none"].median - 1
+    pairs = [a.trained / b.trained - 1 for a, b in zip(runs["every"], runs["none"], strict=True)]
+    fits = {name: Timing([r.fit for r in rs]) for name, rs in runs.items()}
+    walls = {name: Timing([r.wall for r in rs]) for name, rs in runs.items()}
+    saves = [x for r in runs["every"] for x in r.saves]
+    per_run = Timing([sum(r.saves) for r in runs["every"]])
+    direct = per_run.median / t["none"].median
+    counts = {name: "/".join(sorted({str(len(r.saves)) for r in rs})) for name, rs in runs.items()}
+    tails = [r.tail for rs in runs.values() for r in rs]
+    waited = [x for x in tails if x > 1]
+    every = [o == runs["every"][0].outputs for o in (r.outputs for rs in runs.values() for r in rs)]
+    settings_text = {name: plan.experiments[MEDIUM]["train"]["checkpoint"] for name, plan in plans.items()}
+    return Figure(
+        8,
+        "Checkpoint cost: training the medium CNN with a checkpoint at every epoch end vs none",
+        f"{cost:+.1%} ({direct:.1%} inside `Run.save`)",
+        "≤ 5 % of training time",
+        cost <= 0.05,
+        [
+            f"training up to its last epoch (`run.fit_seconds` less the time from the last epoch's log line "
+            f"to the step's end), a checkpoint at every epoch end: {t['every'].text()}; none: "
+            f"{t['none'].text()}; each round (the order alternating): " + ", ".join(f"{p:+.1%}" for p in pairs),
+            f"time inside the checkpoints (from each epoch's log line to its checkpoint's, so `Run.save` "
+            f"alone): {per_run.text()} per training, {statistics.median(saves) * 1000:.0f} ms each "
+            f"({min(saves) * 1000:.0f}–{max(saves) * 1000:.0f}, {len(saves)} checkpoints) → "
+            f"{direct:.1%} of the training without checkpoints",
+            f"`run.fit_seconds` as recorded: every epoch end {fits['every'].text()}; none {fits['none'].text()}; "
+            f"train job wall time (benchmark file): every epoch end {walls['every'].text()}; "
+            f"none {walls['none'].text()}",
+            f"from the last epoch's log line to the step's end: {Timing(tails).text()}; over 1 s in "
+            f"{len(waited)} of {len(tails)} trainings"
+            + (f" ({', '.join(f'{x:.0f} s' for x in waited)})" if waited else "")
+            + ", with or without checkpoints: the end of fit() waiting for tf.data's autotuning thread",
+            f"checkpoints written per training: {counts['every']} at epoch ends (the last epoch's included), "
+            f"{counts['none']} without; the folder was removed when each step succeeded",
+            f"outputs of all {len(every)} trainings identical (record checksums): {'yes' if all(every) else 'NO'}",
+            f"model: CNN filters {w['filters']}, dense {w['dense']}, {epochs} epochs, batch {w['batch_size']}, "
+            f"train.checkpoint {settings_text['every']} vs {settings_text['none']}; only the train job runs "
+            f"(split and init done beforehand); profile {plans['every'].profile}, {plans['every'].threads} thread(s)",
+        ],
+    )
+
+
+def kill_after_checkpoint(wd: Path, paths: dict[str, str], epoch: int, epochs: int) -> float:
+    """Start the train job in ``wd`` in a session of its own; once its log says the
+    checkpoint after ``epoch`` is written, SIGKILL Snakemake and the job (as a node failure
+    or an OOM kill would). Returns the seconds from the start to the kill."""
+    line = re.compile(rf": checkpoint \S+, after epoch {epoch} of {epochs}$", re.M)
+    log_path = wd / paths["log"]
+    deadline = time.monotonic() + 1800
+    t = time.perf_counter()
+    with open(wd / "killed-run.out", "w") as out:
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "snakemake", "--cores", "1", paths["record"]],
+            cwd=wd,
+            env=clean_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        while not (log_path.exists() and line.search(log_path.read_text(errors="replace"))):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{wd}: the train job ended before epoch {epoch} (see killed-run.out)")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{wd}: no checkpoint after epoch {epoch} in {log_path}")
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        return time.perf_counter() - t
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+
+
+def fig_resume(s: Settings, root: Path, state: dict[str, Any]) -> Figure:
+    template = checkpoint_template(s, root, state)
+    config = checkpoint_config(s, 1)
+    plan = plan_of(config)
+    paths = train_paths(plan)
+    epochs = plan.experiments[MEDIUM]["train"]["epochs"]
+    rows, details, worst, identical = [], [], 0.0, True
+    sizes: list[int] = []
+    for fraction in s.kill_at:
+        k = max(1, min(epochs - 2, round(epochs * fraction)))
+        # the uninterrupted side runs right before the other, so both see the same machine
+        say(f"figure 9: an uninterrupted training, then one killed after epoch {k} of {epochs} and resumed")
+        wd = train_in_copy(template, root / f"uninterrupted-{k}", config)
+        _, out = snakemake(wd, paths["record"])
+        only_train_ran(out, wd)
+        whole = read_train(wd, paths)
+        wd = train_in_copy(template, root / f"resume-{k}", config)
+        killed_after = kill_after_checkpoint(wd, paths, k, epochs)
+        if (wd / paths["record"]).exists():
+            raise RuntimeError(f"{wd}: the killed train job wrote its record")
+        left = sorted((wd / paths["resume"]).glob("*.npz"))
+        sizes += [p.stat().st_size for p in left]
+        snakemake(wd, "--unlock")
+        rerun_wall, out = snakemake(wd, "--rerun-incomplete", paths["record"])
+        only_train_ran(out, wd)
+        if "resumed from checkpoint" not in (wd / paths["log"]).read_text(errors="replace"):
+            raise RuntimeError(f"{wd}: the rerun did not resume:\n{out[-3000:]}")
+        resumed = read_train(wd, paths)
+        (start,) = resumed.resumed  # one resume: epoch is the next epoch to run
+        at = start["epoch"]
+        identical = identical and resumed.outputs == whole.outputs
+        ratio = resumed.trained / whole.trained
+        expected = (epochs - at) / epochs
+        worst = max(worst, abs(ratio - expected))
+        per_epoch = (resumed.epochs / (epochs - at - 1)) / (whole.epochs / (epochs - 1))
+        rows.append(f"k/N = {at}/{epochs}: {ratio:.2f} (expected {expected:.2f})")
+        details.append(
+            f"k = {at}: the uninterrupted training {whole.trained:.3g} s up to its last epoch "
+            f"(`run.fit_seconds` {whole.fit:.3g} s, its job {whole.wall:.3g} s); killed after epoch {at} "
+            f"(aimed at {k}; SIGKILL of Snakemake's process group {killed_after:.1f} s after its start; "
+            f"checkpoints left: {len(left)}), `--unlock`, `--rerun-incomplete`: the resumed attempt trained "
+            f"{resumed.trained:.3g} s = {ratio:.2f}× (expected (N−k)/N = {expected:.2f}; saving {1 - ratio:.0%} "
+            f"vs k/N = {at / epochs:.0%}), its epochs {per_epoch:.2f}× as long as the uninterrupted one's "
+            f"(`run.fit_seconds` {resumed.fit:.3g} s, its job {resumed.wall:.3g} s, "
+            f"`snakemake --rerun-incomplete` {rerun_wall:.3g} s)"
+        )
+    return Figure(
+        9,
+        "Resume: a train step killed after epoch k of N, rerun: its training time vs uninterrupted",
+        "; ".join(rows),
+        "≈ (N−k)/N (within 0.05)",
+        worst <= 0.05 and identical,
+        [
+            "training time: up to the last epoch's log line, as in figure 8, for both sides",
+            *details,
+            f"outputs of every resumed training identical to the uninterrupted one's (record checksums): "
+            f"{'yes' if identical else 'NO'}",
+            f"a checkpoint of this model (weights, Adam's moments, state): "
+            f"{statistics.median(sizes) / (1 << 20):.2f} MiB"
+            if sizes
+            else "no checkpoint was left to measure",
+        ],
     )
 
 
@@ -739,7 +1038,12 @@ FIGURES = {
     6: fig_scale,  # before 5: it makes the 1,000 records that 5 verifies
     5: fig_hashing,
     7: fig_portable,
+    8: fig_checkpoint_cost,
+    9: fig_resume,
 }
+#: Figures ``--quick`` leaves out unless ``--only`` names them: even tiny, their five train
+#: jobs take about a minute (``--quick --only 8,9`` runs them).
+NOT_QUICK = {8, 9}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -750,7 +1054,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = p.parse_args(argv)
     s = settings(args.quick)
-    wanted = set(FIGURES) if not args.only else {int(x) for x in args.only.split(",")}
+    if args.only:
+        wanted = {int(x) for x in args.only.split(",")}
+    else:
+        wanted = set(FIGURES) - (NOT_QUICK if args.quick else set())
     if 2 in wanted:
         wanted.add(1)  # figure 2 reads figure 1's run
     root = Path(tempfile.mkdtemp(prefix="samebits-bench-"))
