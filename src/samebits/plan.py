@@ -340,6 +340,8 @@ class Plan:
             "dataset": experiment["dataset"],
             "source": spec["source"],
             "label": spec["label"],
+            "image": spec["image"],
+            "stream": spec["stream"],
             "builder": model["builder"] if model["type"] == "custom" else None,
         }
 
@@ -371,6 +373,8 @@ class Plan:
                 "label": spec["label"],
                 "task": spec["task"],
                 "test_fraction": spec["test_fraction"],
+                "scale": spec["scale"],
+                "image": spec["image"],
             }
 
         return self._with_seed("split", wildcards.dataset, wildcards, build)

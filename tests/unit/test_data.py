@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import datasets
 
-from samebits.ml import data
+from samebits.ml import data, scaling
 from samebits.ml.sources import BUNDLED
 
 
@@ -18,11 +18,16 @@ def test_bundled_sets_are_scikit_learns_arrays(name):
     assert target.dtype == ref.target.dtype and np.array_equal(target, ref.target)
 
 
-def test_bundled_load_keeps_its_checksum_and_scaling():
+def test_bundled_load_keeps_its_values_and_image_shape():
+    """Digits come as stored (0..16, float64 as scikit-learn reads them), with a channel
+    axis; split's maxabs, per channel on its training samples, makes that x / 16."""
     ds = data.load("digits", "digits", label="label", task=None)
-    assert ds.x.shape == (1797, 8, 8, 1) and ds.x.dtype == np.float32
+    assert ds.x.shape == (1797, 8, 8, 1) and ds.x.dtype == np.float64
     assert ds.n_classes == 10 and ds.task == "multiclass"
-    assert float(ds.x.max()) == 1.0
+    assert float(ds.x.max()) == 16.0
+    scaler = scaling.fit("maxabs", ds.x, np.arange(0, 1797, 2), where="digits")
+    assert scaler.factor.tolist() == [16.0]
+    assert np.array_equal(scaler.apply(ds.x), (ds.x / 16.0).astype(np.float32))
 
 
 def test_bundled_sets_have_their_task():

@@ -15,7 +15,7 @@ import yaml
 from samebits.config import schema
 from samebits.core import layout
 from samebits.core.errors import ConfigError, SamebitsError
-from samebits.ml import determinism, models, sources, training
+from samebits.ml import determinism, images, models, scaling, sources, training
 from samebits.plan import Plan
 from tests.helpers import DELETE, DUPLICATE_KEY_YAML, REPO, SMALL_CONFIG, config_with
 
@@ -223,7 +223,13 @@ def test_every_default_comes_from_the_schema():
         assert train[key] == declared["properties"][key]["default"], key
     every = declared["properties"]["checkpoint"]["properties"]
     assert train["checkpoint"] == {k: every[k]["default"] for k in ("every_epochs", "every_minutes")}
-    assert set(plan.datasets["digits"]) == {"source", "label", "task", "test_fraction"}
+    digits = plan.datasets["digits"]
+    assert set(digits) == {"source", "label", "task", "test_fraction", "scale", "image", "stream"}
+    declared = schema.schema()["properties"]["datasets"]["additionalProperties"]["properties"]
+    for key in ("scale", "stream"):
+        assert digits[key] == declared[key]["default"], key
+    image = declared["image"]["properties"]
+    assert digits["image"] == {k: image[k]["default"] for k in ("size", "channels", "resize")}
 
 
 def test_defaults_reach_the_experiments_a_grid_expands_to():
@@ -255,6 +261,9 @@ def test_the_schema_and_the_code_offer_the_same_choices():
     types_ = [branch["properties"]["type"]["const"] for branch in experiment["model"]["oneOf"]]
     assert tuple(types_) == models.MODEL_TYPES
     assert schema.schema()["$defs"]["name"]["pattern"] == f"^{layout.NAME}$"
+    datasets = schema.schema()["properties"]["datasets"]["additionalProperties"]["properties"]
+    assert tuple(datasets["scale"]["enum"]) == scaling.SCALES
+    assert tuple(datasets["image"]["properties"]["resize"]["enum"]) == images.RESIZE
 
 
 def test_config_readme_states_the_schemas_defaults():
@@ -303,6 +312,8 @@ def test_params_are_complete_canonical_and_shared_between_seeds():
         "source": "digits",
         "task": None,
         "test_fraction": plan.datasets["digits"]["test_fraction"],
+        "scale": plan.datasets["digits"]["scale"],
+        "image": plan.datasets["digits"]["image"],
     }
     assert plan.verify_params() == {"lock": plan.lock, "rtol": plan.rtol, "atol": plan.atol}
     assert plan.all_records() == [

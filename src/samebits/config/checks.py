@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from ..core.errors import ConfigError, DataError
+from ..core.folders import is_folder
 from ..ml import keras_api, models, sources
 from . import grids
 
@@ -81,6 +82,11 @@ def check_config(config: dict[str, Any]) -> None:
                 sources.check_source(name, source)
             except DataError as exc:  # a config error at this point
                 raise ConfigError(str(exc)) from None
+            if isinstance(spec, dict) and "image" in spec and (source in sources.BUNDLED or not is_folder(source)):
+                raise ConfigError(
+                    f"datasets.{name}.image applies to image folders only; source {source!r} is not a folder "
+                    "(a folder's path ends with /)"
+                )
     experiments = config.get("experiments") if isinstance(config.get("experiments"), dict) else {}
     try:
         experiments = grids.expand(experiments, config.get("grids") or {})

@@ -259,8 +259,13 @@ def numeric_leaves(doc: Any, prefix: str = "") -> dict[str, float]:
 
 
 def hash_output(path: str | Path) -> dict[str, Any]:
-    """Describe one output file for a record: its kind, canonical checksum and statistics."""
+    """Describe one output file for a record: its kind, canonical checksum and statistics
+    (a data folder: its content's checksum, :mod:`samebits.core.folders`)."""
     path = Path(path)
+    if path.is_dir():
+        from . import folders
+
+        return {"kind": "folder", "sha256": folders.content(path).checksum}
     suffix = path.suffix.lower()
     if suffix == ".npz":
         digest, arrays = hash_npz(path)

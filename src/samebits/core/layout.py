@@ -29,6 +29,8 @@ __all__ = [
     "CACHE_DIR",
     "RECORD_INDEX",
     "CONFIG_CACHE",
+    "FOLDER_CACHE",
+    "IMAGE_CACHE",
     "RESUME_DIR",
     "resume",
     "SET_ASIDE",
@@ -68,6 +70,11 @@ CACHE_DIR = ".snakemake/samebits"
 RECORD_INDEX = f"{CACHE_DIR}/ondisk-index.json"
 CONFIG_CACHE = f"{CACHE_DIR}/config-cache.json"
 SET_ASIDE = f"{CACHE_DIR}/set-aside"
+#: Each data folder's file checksums by size, mtime and ctime (samebits.core.folders).
+FOLDER_CACHE = f"{CACHE_DIR}/folders"
+#: Image folders' decoded pixels, by the data set's checksum and the decoder
+#: (samebits.ml.images): made by split, read by train and evaluate, made again if missing.
+IMAGE_CACHE = "results/cache/images"
 
 #: The numbers of evaluate's metrics.json a reader looks at first, by task (the
 #: ``samebits.ml.sources.TASKS``): verify shows how each moved, the summary table of a task

@@ -1,8 +1,10 @@
-"""Data sets: the bundled scikit-learn sets and the user's CSV or NPZ files.
+"""Data sets: the bundled scikit-learn sets, the user's CSV or NPZ files and image folders.
 
-Every loader returns the same shape of thing, a :class:`Dataset`, whose content checksum
-is taken over the arrays as read (before scaling), so a reader whose data file differs by
-one value is told so by the split step.
+Every loader returns the same shape of thing, a :class:`Dataset`: the features as stored
+(scaling is fitted by split on its training samples, :mod:`samebits.ml.scaling`), the labels,
+and a content checksum taken over the arrays as read (an image folder's: over its files and
+the decode settings, :mod:`samebits.ml.images`), so a reader whose data differs by one value
+is told so by the split step.
 
 A data set's task (:data:`samebits.ml.sources.TASKS`) is the configuration's ``task``, or
 inferred from its labels: float targets that are not all whole numbers make a regression,
@@ -19,22 +21,26 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import DataError
+from ..core.folders import is_folder
 from ..core.hashing import hash_arrays
 from .sources import BUNDLED, check_source
 
-__all__ = ["Dataset", "describe_source", "load", "split_indices", "split_task", "test_quota", "validation_indices"]
+__all__ = ["Dataset", "check_pixels", "describe_source", "load", "split_indices", "split_task", "test_quota", "validation_indices"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """Features scaled for training, labels (or targets), and the raw content's checksum."""
+    """Features as stored, labels (or targets), and the content's checksum."""
 
     name: str
-    x: np.ndarray  # float32, (n, *feature_shape)
+    #: (n, *feature_shape): an array in its stored dtype (CSV: float64), or an image
+    #: folder's decoded pixels on disk (:class:`samebits.ml.images.Rows`, uint8)
+    x: Any
     y: np.ndarray  # classification: int64 in [0, n_classes); regression: float32, (n,) or (n, targets)
     n_classes: int  # classes; for a regression, target columns
     checksum: str
     task: str = "multiclass"
+    pixels_sha256: str | None = None  # an image folder's decoded pixels (samebits.ml.images)
 
     @property
     def feature_shape(self) -> tuple[int, ...]:
@@ -94,15 +100,9 @@ def _read_bundled(name: str) -> tuple[np.ndarray, np.ndarray]:
 def _bundled(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     raw, target = _read_bundled(name)
     if name == "digits":
-        # (n, 8, 8): keep the image shape for convolutional models
-        return raw, target, (raw / 16.0)[..., np.newaxis]
-    return raw, target, _maxabs(raw)
-
-
-def _maxabs(x: np.ndarray) -> np.ndarray:
-    scale = np.max(np.abs(x), axis=0)
-    scale[scale == 0] = 1.0
-    return x / scale
+        # (n, 8, 8, 1): the image shape, with a channel, for convolutional models
+        return raw, target, raw[..., np.newaxis]
+    return raw, target, raw
 
 
 def _read_csv(path: Path, label: str | list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +175,9 @@ def describe_source(source: str) -> str:
     return f"scikit-learn bundled '{source}'" if source in BUNDLED else source
 
 
-def load(name: str, source: str, *, label: str | list[str], task: str | None) -> Dataset:
+def load(
+    name: str, source: str, *, label: str | list[str], task: str | None, image: dict[str, Any] | None = None
+) -> Dataset:
     """Load a data set by its config entry.
 
     Parameters
@@ -183,13 +185,17 @@ def load(name: str, source: str, *, label: str | list[str], task: str | None) ->
     name
         The data set's name in the config (used in messages and records).
     source
-        One of :data:`BUNDLED`, or the path of a ``.csv`` or ``.npz`` file.
+        One of :data:`BUNDLED`, the path of a ``.csv`` or ``.npz`` file, or an image folder.
     label
         The label column of a CSV file (a list: the target columns of a regression).
     task
         The data set's task, or ``None`` to infer it from the labels.
+    image
+        An image folder's decode settings (``size``, ``channels``, ``resize``).
     """
     check_source(name, source)
+    if source not in BUNDLED and is_folder(source):
+        return _image_folder(name, source, task=task, image=image)
     if source in BUNDLED:
         raw_x, raw_y, x = _bundled(source)
     else:
@@ -202,7 +208,7 @@ def load(name: str, source: str, *, label: str | list[str], task: str | None) ->
         if raw_x.dtype.kind not in "biuf":
             raise DataError(f"{source}: features must be numeric, got dtype {raw_x.dtype}")
         _check_finite(raw_x, source)  # before scaling, which would spread a NaN
-        x = _maxabs(raw_x.astype(np.float64).reshape(len(raw_x), -1)).reshape(raw_x.shape)
+        x = raw_x
     raw_y = np.asarray(raw_y)
     if raw_y.dtype.kind in "OU":  # text labels (CSV): hash them as fixed-width unicode
         raw_y = raw_y.astype(str)
@@ -227,13 +233,32 @@ def load(name: str, source: str, *, label: str | list[str], task: str | None) ->
                 f"data set {name!r} has task binary but {source} has {n_classes} classes "
                 f"({_show(classes)}); binary needs exactly two (use task: multiclass)"
             )
+    return Dataset(name=name, x=np.ascontiguousarray(x), y=y, n_classes=n_classes, checksum=checksum, task=task)
+
+
+def _image_folder(name: str, source: str, *, task: str | None, image: dict[str, Any] | None) -> Dataset:
+    from . import images
+
+    found = images.load(name, source, image)
+    n_classes = len(found.classes)
+    if task == "regression":
+        raise DataError(
+            f"data set {name!r}: an image folder's labels are its class subfolders; task regression "
+            "needs numeric targets (a CSV or NPZ file)"
+        )
+    if task == "binary" and n_classes != 2:
+        raise DataError(
+            f"data set {name!r} has task binary but {source} has {n_classes} class folders "
+            f"({_show(np.asarray(found.classes))}); binary needs exactly two (use task: multiclass)"
+        )
     return Dataset(
         name=name,
-        x=np.ascontiguousarray(x, dtype=np.float32),
-        y=y,
+        x=found.rows,
+        y=found.labels,
         n_classes=n_classes,
-        checksum=checksum,
-        task=task,
+        checksum=found.checksum,
+        task=task or ("binary" if n_classes == 2 else "multiclass"),
+        pixels_sha256=found.pixels_sha256,
     )
 
 
@@ -274,6 +299,17 @@ def _targets(raw_y: np.ndarray, source: str, label: str | list[str]) -> np.ndarr
     if not np.all(np.isfinite(values)):
         raise DataError(f"{source}: targets contain NaN or infinite values")
     return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def check_pixels(ds: Dataset, meta: dict[str, np.ndarray], where: str) -> None:
+    """Raise :class:`DataError` unless an image folder decoded to the pixels its split saw."""
+    if ds.pixels_sha256 is None or "pixels_sha256" not in meta or str(meta["pixels_sha256"]) == ds.pixels_sha256:
+        return
+    raise DataError(
+        f"{where}: the images decode to other pixels here (sha256 {ds.pixels_sha256[:12]}…) than when "
+        f"split ran (sha256 {str(meta['pixels_sha256'])[:12]}…): another Pillow or libjpeg-turbo; "
+        "rerun split in this environment (snakemake --forcerun split)"
+    )
 
 
 def split_task(meta: dict[str, np.ndarray]) -> str:

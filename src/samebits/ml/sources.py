@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import DataError
+from ..core.folders import is_folder
 
 __all__ = ["BUNDLED", "FILE_SUFFIXES", "TASKS", "check_source", "data_files"]
 
@@ -28,15 +29,21 @@ FILE_SUFFIXES = (".csv", ".npz")
 
 
 def check_source(name: str, source: str) -> None:
-    """Raise :class:`DataError` unless ``source`` is a bundled set or a data file's path."""
-    if source in BUNDLED or Path(source).suffix.lower() in FILE_SUFFIXES:
+    """Raise :class:`DataError` unless ``source`` is a bundled set, a data file's path or an
+    image folder (a path ending with ``/``, or an existing folder)."""
+    if source in BUNDLED or Path(source).suffix.lower() in FILE_SUFFIXES or is_folder(source):
         return
     raise DataError(
-        f"datasets.{name}.source {source!r} is neither a bundled set ({', '.join(BUNDLED)}) "
-        f"nor a {' or '.join(FILE_SUFFIXES)} file"
+        f"datasets.{name}.source {source!r} is neither a bundled set ({', '.join(BUNDLED)}), "
+        f"a {' or '.join(FILE_SUFFIXES)} file, nor an image folder (a path ending with /)"
     )
 
 
 def data_files(source: str) -> list[str]:
-    """The files a source is read from: ``[source]`` for a data file, none for a bundled set."""
+    """The files a source is read from: ``[source]`` for a data file, the folder (without a
+    trailing ``/``) for an image folder, none for a bundled set."""
+    if source in BUNDLED:
+        return []
+    if is_folder(source):
+        return [source.rstrip("/") or "/"]
     return [source] if Path(source).suffix.lower() in FILE_SUFFIXES else []

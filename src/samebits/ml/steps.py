@@ -21,7 +21,7 @@ from ..core.hashing import hash_arrays, hash_output
 from ..core.seeds import SeedSource, check_seed
 from ..provenance import records
 from ..provenance.fingerprint import bit_deciding, fingerprint, tensorflow_info
-from . import data, determinism, models, resume, training
+from . import data, determinism, models, resume, scaling, training
 from .metrics import evaluation
 from .sources import data_files
 from .weights import load_architecture, read_npz, set_weights, weights_of
@@ -32,9 +32,35 @@ log = logging.getLogger(__name__)
 
 
 def _dataset_inputs(source: str, checksum: str) -> tuple[dict[str, str], dict[str, Any]]:
-    """The data set as inputs of a record: its content checksum, and its file if it has one."""
-    files = {"data": source} if data_files(source) else {}
+    """The data set as inputs of a record: its content checksum, and its file (or image
+    folder) if it has one."""
+    files = {"data": data_files(source)[0]} if data_files(source) else {}
     return files, {"dataset": {"sha256": checksum, "source": source}}
+
+
+def _data_params(source: str, image: dict[str, Any] | None) -> dict[str, Any]:
+    """The decode settings of an image folder, as a record's params (none for other data)."""
+    from ..core.folders import is_folder
+
+    if source in data.BUNDLED or not is_folder(source):
+        return {}
+    from .images import settings
+
+    return {"image": settings(image)}
+
+
+#: ``stream: null`` streams a step's features from disk when, scaled, they would take more
+#: than this in memory (config/README.md says so).
+STREAM_ABOVE = 1 << 30
+
+
+def _features(ds: data.Dataset, positions: np.ndarray, scaler: scaling.Scaler, stream: bool | None):
+    """The rows ``positions`` of the data set, scaled: in memory (an array), or read from
+    disk a batch at a time (:class:`samebits.ml.scaling.Samples`); the same values."""
+    found = scaling.Samples(ds.x, positions, scaler)
+    if stream is None:
+        stream = found.nbytes > STREAM_ABOVE
+    return found if stream else found.array()
 
 
 def split(
@@ -47,14 +73,18 @@ def split(
     test_fraction: float,
     label: str | list[str],
     task: str | None,
+    scale: str = "maxabs",
+    image: dict[str, Any] | None = None,
     script: str | Path | None,
 ) -> dict[str, Any]:
-    """Seeded train/test split of one data set (stratified for a classification); writes
-    indices, the data set's task and shape, and a record."""
+    """Seeded train/test split of one data set (stratified for a classification), and the
+    feature scaling fitted on its training samples; writes indices, the scaling, the data
+    set's task and shape, and a record."""
     t0 = time.perf_counter()
     seeds = SeedSource(check_seed(seed))
-    ds = data.load(dataset, source, label=label, task=task)
+    ds = data.load(dataset, source, label=label, task=task, image=image)
     idx = data.split_indices(ds.y, test_fraction=test_fraction, seed=seeds("split"), where=source, task=ds.task)
+    scaler = scaling.fit(scale, ds.x, idx["train"], where=f"datasets.{dataset}")
     log.info(
         "split %s (%s, %s, %d samples, %d %s, checksum %s): %d train / %d test",
         dataset,
@@ -77,6 +107,8 @@ def split(
             # set's content, so a changed data file changes the split (and what follows)
             "dataset_sha256": np.asarray(ds.checksum),
             **({} if ds.task == "multiclass" else {"task": np.asarray(ds.task)}),
+            **scaler.meta(),
+            **({} if ds.pixels_sha256 is None else {"pixels_sha256": np.asarray(ds.pixels_sha256)}),
         },
     )
     data_files, data_inputs = _dataset_inputs(source, ds.checksum)
@@ -87,8 +119,16 @@ def split(
         outputs={"split": out_split},
         input_files=data_files,
         inputs=data_inputs,
-        params={"source": source, "label": label, "task": task, "test_fraction": test_fraction},
+        params={
+            "source": source,
+            "label": label,
+            "task": task,
+            "test_fraction": test_fraction,
+            "scale": scale,
+            **_data_params(source, image),
+        },
         determinism={"seed": seed, "sub_seeds": seeds.taken},
+        trace={"scale": scaler.summary()},
         script=script,
         seconds=time.perf_counter() - t0,
     )
@@ -170,6 +210,8 @@ def train(
     trainer: str | None,
     checkpoint: dict[str, Any] | None = None,
     label: str | list[str],
+    image: dict[str, Any] | None = None,
+    stream: bool | None = None,
     builder: str | None,
     profile: str,
     threads: int,
@@ -190,6 +232,10 @@ def train(
     SIGTERM or SIGUSR1 comes, in ``resume/`` beside its outputs; it starts from the newest
     valid checkpoint of its key and ends with the bits of an uninterrupted run
     (:mod:`samebits.ml.resume`). ``checkpoint`` decides no bits: it is not in the record.
+
+    The features are scaled as the split says; with ``stream`` (``None``: when they would
+    take more than :data:`STREAM_ABOVE`) they are read from disk a batch at a time, with the
+    same values, so ``stream`` is not in the record either.
     """
     t0 = time.perf_counter()
     checkpoint = {"every_epochs": 1, "every_minutes": None, **(checkpoint or {})}
@@ -200,21 +246,27 @@ def train(
     seeds = SeedSource(seed)
     meta = read_npz(split_path)
     task = data.split_task(meta)
-    ds = data.load(dataset, source, label=label, task=task)
+    ds = data.load(dataset, source, label=label, task=task, image=image)
+    data.check_pixels(ds, meta, str(split_path))
     train_idx = meta["train"]
     net = load_architecture(model_path, builder)
     set_weights(net, read_npz(init_path), str(init_path))
     units, _ = models.output_units(net)
-    x, y = ds.x[train_idx], training.targets_for(ds.y[train_idx], task=task, units=units)
-    labels = ds.y[train_idx]
+    scaler = scaling.Scaler.from_meta(meta, str(split_path))
+    y, labels = training.targets_for(ds.y[train_idx], task=task, units=units), ds.y[train_idx]
     trace: dict[str, Any] = {}
     validation = None
+    fit_positions = train_idx
     if validation_fraction is not None:
         held = data.validation_indices(
             ds.y[train_idx], fraction=validation_fraction, seed=seeds("validation"), task=task, where=where
         )
-        validation = (x[held["validation"]], y[held["validation"]])
-        x, y, labels = x[held["fit"]], y[held["fit"]], labels[held["fit"]]
+        validation = (_features(ds, train_idx[held["validation"]], scaler, stream), y[held["validation"]])
+        fit_positions, y, labels = train_idx[held["fit"]], y[held["fit"]], labels[held["fit"]]
+    x = _features(ds, fit_positions, scaler, stream)
+    if isinstance(x, scaling.Samples):
+        log.info("train %s seed %d: %d samples streamed from %s", experiment, seed, len(x), data.describe_source(source))
+    if validation_fraction is not None:
         digest, _ = hash_arrays({"validation": train_idx[held["validation"]]})
         trace["validation"] = {"n": len(held["validation"]), "indices_sha256": digest}
 
@@ -254,6 +306,7 @@ def train(
         "trainer": trainer,
         "source": source,
         "label": label,
+        **_data_params(source, image),
     }
     user_files = {"trainer": trainer, "loss": loss if isinstance(loss, str) else None}
     user_code = {k: models.builder_file(v) for k, v in user_files.items() if v and ":" in v}
@@ -378,27 +431,66 @@ def _epoch_batches(
     sample weights here because Keras' own ``class_weight`` adds a parallel map."""
     import tensorflow as tf
 
-    xs, ys = tf.constant(x), tf.constant(y)
+    rows, ys = _rows(x), tf.constant(y)
     batches = tf.data.Dataset.from_tensor_slices(orders).flat_map(
         lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
     )
     if first_batch:
         batches = batches.skip(first_batch)
     if sample_weight is None:
-        batches = batches.map(lambda idx: (tf.gather(xs, idx), tf.gather(ys, idx)))
+        batches = batches.map(lambda idx: (rows(idx), tf.gather(ys, idx)))
     else:
         ws = tf.constant(sample_weight)
-        batches = batches.map(lambda idx: (tf.gather(xs, idx), tf.gather(ys, idx), tf.gather(ws, idx)))
-    return batches.prefetch(2)
+        batches = batches.map(lambda idx: (rows(idx), tf.gather(ys, idx), tf.gather(ws, idx)))
+    return _untuned(batches.prefetch(2))
 
 
-def _batches(x: np.ndarray | tuple[np.ndarray, ...], batch_size: int):
-    """``x`` (an array, or a tuple of arrays sample by sample) in batches, as a dataset:
+def _untuned(dataset):
+    """``dataset`` without tf.data's autotuning. Nothing in these pipelines runs in parallel,
+    so it has nothing to tune; and when fit() drops its iterator, the main thread waits for
+    the autotuning thread's next wake-up, whose period doubles up to 60 s (measured: up to
+    48 s after the last epoch in 6 of 20 medium trainings)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
+def _rows(x):
+    """``idx -> x[idx]`` inside a dataset: a gather from a constant for features in memory;
+    for streamed ones (:class:`samebits.ml.scaling.Samples`), a NumPy call that reads and
+    scales those rows. Either runs in the dataset's one sequential map, so batches come in
+    the orders' order; ``prefetch`` only lets the next ones be read while a step trains, and
+    each batch's values depend on its indices alone, so neither can change the bits."""
+    import tensorflow as tf
+
+    if not isinstance(x, scaling.Samples):
+        xs = tf.constant(x)
+        return lambda idx: tf.gather(xs, idx)
+    dtype, shape = tf.as_dtype(x.dtype), (None, *x.shape[1:])
+
+    def read(idx):
+        return tf.ensure_shape(tf.numpy_function(x.__getitem__, [idx], dtype), shape)
+
+    return read
+
+
+def _batches(x: Any, batch_size: int):
+    """``x`` (an array or streamed features, or a tuple of them sample by sample) in
+    batches, as a dataset:
     Keras' own adapter of arrays would add a parallel map, whose graph TensorFlow's runtime
     logs an error line about on every predict and validation."""
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+    parts = x if isinstance(x, tuple) else (x,)
+    if not any(isinstance(p, scaling.Samples) for p in parts):
+        return _untuned(tf.data.Dataset.from_tensor_slices(x).batch(batch_size))
+    readers = [_rows(p) for p in parts]
+    batches = tf.data.Dataset.range(len(parts[0])).batch(batch_size)
+    if isinstance(x, tuple):
+        return _untuned(batches.map(lambda idx: tuple(read(idx) for read in readers)).prefetch(2))
+    return _untuned(batches.map(readers[0]).prefetch(2))
 
 
 #: Evaluate predicts in batches of this size (recorded in its params: the batch size decides
@@ -419,6 +511,8 @@ def evaluate(
     source: str,
     seed: int,
     label: str | list[str],
+    image: dict[str, Any] | None = None,
+    stream: bool | None = None,
     builder: str | None,
     profile: str,
     threads: int,
@@ -435,8 +529,10 @@ def evaluate(
     applied = determinism.apply(seed, profile=profile, threads=threads, op_determinism=op_determinism)
     idx = read_npz(split_path)
     task = data.split_task(idx)
-    ds = data.load(dataset, source, label=label, task=task)
-    x, y = ds.x[idx["test"]], ds.y[idx["test"]]
+    ds = data.load(dataset, source, label=label, task=task, image=image)
+    data.check_pixels(ds, idx, str(split_path))
+    x = _features(ds, idx["test"], scaling.Scaler.from_meta(idx, str(split_path)), stream)
+    y = ds.y[idx["test"]]
     net = load_architecture(model_path, builder)
     set_weights(net, read_npz(weights_path), str(weights_path))
     t = time.perf_counter()
@@ -455,7 +551,13 @@ def evaluate(
         outputs={"metrics": out_metrics, "predictions": out_predictions},
         input_files={"split": split_path, "weights": weights_path, "model": model_path, **data_files},
         inputs=data_inputs,
-        params={"dataset": dataset, "batch_size": PREDICT_BATCH_SIZE, "source": source, "label": label},
+        params={
+            "dataset": dataset,
+            "batch_size": PREDICT_BATCH_SIZE,
+            "source": source,
+            "label": label,
+            **_data_params(source, image),
+        },
         determinism=applied,
         script=script,
         builder=models.builder_file(builder),

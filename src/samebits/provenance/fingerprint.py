@@ -22,6 +22,7 @@ __all__ = [
     "bit_deciding",
     "differences_from_lock",
     "environment_differences",
+    "decoder",
     "fingerprint",
     "tensorflow_info",
 ]
@@ -114,12 +115,29 @@ def fingerprint() -> dict[str, Any]:
         },
         "packages": {key: _version(names) for key, names in PACKAGES.items()},
         "variables": {name: os.environ.get(name) for name in BIT_VARIABLES},
+        # another libjpeg-turbo can decode other pixels (samebits.ml.images)
+        "decoder": decoder(),
         "cpu": cpu_info(),
         "os": {
             "system": platform.system(),
             "libc": "-".join(platform.libc_ver()) or None,
             "byteorder": sys.byteorder,
         },
+    }
+
+
+def decoder() -> dict[str, str | None]:
+    """The image decoder's versions (samebits.ml.images): Pillow, and the libjpeg-turbo it
+    was built with. Not zlib: inflating a PNG is lossless by its format, and which zlib
+    Pillow reports depends on whether TensorFlow (with its own) was loaded first."""
+    try:
+        import PIL
+        from PIL import features
+    except ImportError:
+        return {"pillow": None}
+    return {
+        "pillow": PIL.__version__,
+        "libjpeg-turbo": features.version("libjpeg_turbo"),
     }
 
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..core import fileio
+from ..core import fileio, folders
 from ..core.errors import RecordError, SamebitsError
 from ..core.layout import RECORD_INDEX
 
@@ -38,12 +38,26 @@ INDEX_VERSION = 1
 
 
 def _stat(path: str) -> list[int]:
+    if os.path.isdir(path):  # a data folder: its files' stats in one (samebits.core.folders)
+        return folders.stamp(path)
     st = os.stat(path)
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _stamp(stat: list[int]) -> str:
     return f"{stat[0]},{stat[1]},{stat[2]}"
+
+
+#: The files each data folder was first found changed in by this process: the first look
+#: brings the folder's cache up to date, and the records after it name the same folder.
+_folder_changes: dict[str, list[str]] = {}
+
+
+def _folder_checksum(path: str) -> str:
+    found = folders.content(path)
+    if found.changed:
+        _folder_changes.setdefault(path, [str(c) for c in found.changed])
+    return found.checksum
 
 
 def _current(path: str, seen: dict[str, list[int]], stats: dict[str, list[int]] | None = None) -> str | None:
@@ -56,6 +70,8 @@ def _current(path: str, seen: dict[str, list[int]], stats: dict[str, list[int]] 
         stats[path] = stat
     if seen.get(path) == stat:
         return None
+    if os.path.isdir(path):
+        return _folder_checksum(path)
     from ..core.hashing import hash_output  # NumPy: imported only when a file must be hashed
 
     return hash_output(path)["sha256"]
@@ -84,7 +100,10 @@ def check(
         except (OSError, ValueError) as exc:
             now = f"unreadable ({exc})"
         if now is not None and now != desc["sha256"]:
-            found[kind].append({"name": name, "path": path, "expected": desc["sha256"], "found": now})
+            item = {"name": name, "path": path, "expected": desc["sha256"], "found": now}
+            if os.path.isdir(path):  # which of its files (as far as this machine saw them)
+                item["files"] = _folder_changes.get(path, [])
+            found[kind].append(item)
     return found
 
 
@@ -176,12 +195,21 @@ def find_stale(record_paths: Iterable[str | Path], *, index: str | Path | None =
             records.check_digest(record, str(path))
         except RecordError:
             continue
-        what = [f"input {s['name']} ({s['path']})" for s in found["stale"]]
+        what = [f"input {s['name']} ({s['path']}{_files(s)})" for s in found["stale"]]
         what += [f"output {s['name']} ({s['path']})" for s in found["tampered"]]
         stale[key] = f"{record['id']}: {', '.join(what)} changed since the step ran"
     if index is not None and new != old:
         _write_index(index, new)
     return stale
+
+
+def _files(item: dict[str, Any], shown: int = 5) -> str:
+    """The changed files of a stale data folder, for a message: ``: a/1.png changed (…)``."""
+    changed = item.get("files") or []
+    if not changed:
+        return ""
+    more = f"; and {len(changed) - shown} more" if len(changed) > shown else ""
+    return ": " + "; ".join(changed[:shown]) + more
 
 
 def refresh_index(record_paths: Iterable[str | Path], index: str | Path = INDEX) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..core import folders
 from ..core.errors import RecordError
 from ..core.hashing import hash_json_obj, hash_output
 from .fingerprint import fingerprint
@@ -164,6 +165,9 @@ def file_stats(paths) -> dict[str, list[int]]:
     """
     out = {}
     for p in paths:
+        if Path(p).is_dir():  # a data folder: see samebits.core.folders.stamp
+            out[str(p)] = folders.stamp(p)
+            continue
         st = Path(p).stat()
         out[str(p)] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
     return out

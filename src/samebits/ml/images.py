@@ -1,0 +1,328 @@
+"""Image folders: decoded once into a cache of pixels, read back a row at a time.
+
+A data set whose ``source`` is a folder (``data/shapes/``) holds one subfolder per class;
+its samples are the image files in them (:mod:`samebits.core.folders` says which files, in
+which order, and how the folder is checksummed). The class names, sorted, are the labels
+0, 1, …
+
+Each image is decoded by Pillow, converted to ``image.channels`` (1: ``L``, 3: ``RGB``;
+alpha is dropped) and resized to ``image.size`` with ``image.resize`` (Pillow's fixed-point
+filters, the same bits on every CPU; a PNG is lossless, a JPEG's pixels are libjpeg-turbo's).
+Without ``channels`` or ``size`` every image must already agree on them. Pillow and its
+libjpeg-turbo and zlib versions are in every record's environment
+(:func:`samebits.provenance.fingerprint.decoder`), since
+another decoder may give other pixels.
+
+The decoded pixels (uint8, ``(n, height, width, channels)``) go into one file under
+:data:`samebits.core.layout.IMAGE_CACHE`, named by the data set's checksum and the decoder:
+split makes it while it checks every image, and train and evaluate read rows from it (all
+of them, or a batch at a time when streaming) or make it again when it is missing. The cache
+is trusted while its size, mtime and ctime are what were recorded beside it; otherwise it is
+hashed again and remade unless its SHA-256 matches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core import fileio, folders, layout
+from ..core.errors import DataError
+from ..provenance.fingerprint import decoder
+
+__all__ = ["RESIZE", "Images", "Rows", "load", "settings"]
+
+log = logging.getLogger(__name__)
+
+#: ``image.resize`` choices: Pillow's filters (``area`` is Pillow's ``BOX``, an average over
+#: each output pixel's area). The config schema lists the same names.
+RESIZE = ("bilinear", "nearest", "bicubic", "lanczos", "area", "hamming")
+_PILLOW_FILTER = {"bilinear": "BILINEAR", "nearest": "NEAREST", "bicubic": "BICUBIC", "lanczos": "LANCZOS",
+                  "area": "BOX", "hamming": "HAMMING"}  # fmt: skip
+
+#: Pillow modes by the channels they decode to; others (16-bit, float) are refused.
+_CHANNELS = {"1": 1, "L": 1, "LA": 1, "P": 3, "PA": 3, "RGB": 3, "RGBA": 3, "RGBX": 3, "CMYK": 3, "YCbCr": 3,
+             "LAB": 3, "HSV": 3}  # fmt: skip
+
+_TAG = b"samebits-images-v1\0"
+_FORMAT = 1
+
+
+def settings(image: dict[str, Any] | None) -> dict[str, Any]:
+    """The decode settings as they enter the checksum: size ``[h, w]`` or None, channels or
+    None, resize."""
+    image = image or {}
+    size = image.get("size")
+    return {
+        "size": None if size is None else [int(size[0]), int(size[1])],
+        "channels": image.get("channels"),
+        "resize": image.get("resize", "bilinear"),
+    }
+
+
+class Rows:
+    """The rows of a pixel cache file: ``rows[idx]`` reads rows ``idx`` in that order."""
+
+    def __init__(self, path: str | Path, n: int, shape: tuple[int, ...], dtype=np.uint8):
+        self.path, self.dtype = str(path), np.dtype(dtype)
+        self.shape = (n, *shape)
+        self.row_bytes = int(np.prod(shape, dtype=np.int64)) * self.dtype.itemsize
+        self._fd: int | None = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, idx) -> np.ndarray:
+        idx = np.asarray(idx).reshape(-1)
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        out = np.empty((len(idx), *self.shape[1:]), dtype=self.dtype)
+        flat = out.reshape(len(idx), -1).view(np.uint8)
+        for k, i in enumerate(idx.tolist()):
+            if not 0 <= i < self.shape[0]:
+                raise IndexError(f"row {i} of {self.shape[0]}")
+            data = os.pread(self._fd, self.row_bytes, i * self.row_bytes)
+            if len(data) != self.row_bytes:
+                raise DataError(f"{self.path}: cut short at row {i}; delete it and it is made again")
+            flat[k] = np.frombuffer(data, dtype=np.uint8)
+        return out
+
+    def array(self) -> np.ndarray:
+        """Every row, in memory."""
+        return np.fromfile(self.path, dtype=self.dtype).reshape(self.shape)
+
+    def __del__(self):
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+
+@dataclasses.dataclass(frozen=True)
+class Images:
+    """An image folder, decoded."""
+
+    rows: Rows  #: the pixels, uint8 (n, height, width, channels)
+    labels: np.ndarray  #: int64, the class index of each image
+    classes: list[str]  #: the class names, sorted
+    checksum: str  #: the data set's: the folder's content and the decode settings
+    content: folders.Content
+    pixels_sha256: str  #: of the decoded pixels, as the cache holds them
+
+
+def _checksum(content: folders.Content, image: dict[str, Any]) -> str:
+    doc = json.dumps({"folder": content.checksum, "image": image}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(_TAG + doc.encode()).hexdigest()
+
+
+def _classes(root: Path, content: folders.Content) -> list[str]:
+    """The class subfolders; each must hold an image, and there must be two or more."""
+    subfolders = sorted(e.name for e in os.scandir(root) if not e.name.startswith(".") and e.is_dir())
+    if not subfolders:
+        loose = sorted(e.name for e in os.scandir(root) if e.is_file() and not e.name.startswith("."))[:3]
+        found = f"; found only files ({', '.join(loose)})" if loose else ""
+        raise DataError(
+            f"{root}: no class subfolders{found}; an image data set holds one subfolder per class, "
+            "e.g. {root}/cat/1.png, {root}/dog/1.png".replace("{root}", str(root).rstrip("/"))
+        )
+    present = set(content.classes)
+    for name in subfolders:
+        if name not in present:
+            raise DataError(f"{root / name}: the class folder is empty; every class folder needs at least one image")
+    if len(subfolders) < 2:
+        raise DataError(
+            f"{root}: only one class folder ({subfolders[0]!r}); classification needs two or more subfolders"
+        )
+    return subfolders
+
+
+def _decode(path: Path, image: dict[str, Any], first: dict[str, Any]) -> np.ndarray:
+    """One image as uint8 ``(h, w, c)``; ``first`` holds the first image's size and channels
+    (filled by the first call) for the checks when ``size`` or ``channels`` is not set."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode not in _CHANNELS:
+                raise DataError(
+                    f"{path}: mode {mode} (16-bit or floating-point pixels) is not read; "
+                    "store 8-bit grayscale or RGB images"
+                )
+            channels = image["channels"] or _CHANNELS[mode]
+            if image["channels"] is None:
+                seen = first.setdefault("channels", (channels, path))
+                if seen[0] != channels:
+                    raise DataError(
+                        f"{path}: {channels} channel(s) (mode {mode}), but {seen[1]} has {seen[0]}; "
+                        "set image.channels (1 or 3) of the data set to convert every image"
+                    )
+            converted = im.convert("L" if channels == 1 else "RGB")
+            h, w = converted.height, converted.width
+            if image["size"] is None:
+                seen = first.setdefault("size", ((h, w), path))
+                if seen[0] != (h, w):
+                    raise DataError(
+                        f"{path}: {h}x{w} pixels (height x width), but {seen[1]} is "
+                        f"{seen[0][0]}x{seen[0][1]}; set image.size: [height, width] of the data set to resize every image"
+                    )
+            else:
+                th, tw = image["size"]
+                if (h, w) != (th, tw):
+                    converted = converted.resize((tw, th), resample=getattr(Image.Resampling, _PILLOW_FILTER[image["resize"]]))
+            return np.asarray(converted, dtype=np.uint8).reshape(converted.height, converted.width, channels)
+    except UnidentifiedImageError:
+        raise DataError(f"{path}: not an image (Pillow cannot identify it); a class folder holds only images") from None
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"{path}: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be decoded ({exc}); is the file truncated or damaged?") from None
+
+
+def _cache_files(checksum: str) -> tuple[Path, Path]:
+    key = hashlib.sha256(json.dumps([checksum, decoder()], sort_keys=True).encode()).hexdigest()[:16]
+    base = Path(layout.IMAGE_CACHE)
+    return base / f"{key}.u8", base / f"{key}.json"
+
+
+def _stat(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def _cached(pixels: Path, meta_path: Path, checksum: str) -> dict[str, Any] | None:
+    """The cache's description if the pixels are what it says, else None."""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != _FORMAT or meta.get("dataset") != checksum:
+            return None
+        if _stat(pixels) == meta["stat"]:
+            return meta
+        if pixels.stat().st_size != meta["stat"][0]:
+            return None
+        h = hashlib.sha256()
+        with open(pixels, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+        if h.hexdigest() != meta["sha256"]:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    meta["stat"] = _stat(pixels)  # content vouched for again: remember this stat
+    with contextlib.suppress(OSError):
+        fileio.write_text(meta_path, json.dumps(meta))
+    return meta
+
+
+@contextlib.contextmanager
+def _locked(folder: Path):
+    """Hold an exclusive lock on ``folder`` (two split jobs of one data set decode it once)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _build(content: folders.Content, image: dict[str, Any], pixels: Path, meta_path: Path, checksum: str) -> dict:
+    """Decode every image in order into ``pixels`` (atomically), checking each."""
+    root = Path(content.root)
+    first: dict[str, Any] = {}
+    n = len(content)
+    h = hashlib.sha256()
+    shape = None
+    step = max(1, n // 10)
+    with fileio.atomic_path(pixels) as tmp, open(tmp, "wb") as out:
+        for i, rel in enumerate(content.paths):
+            rows = _decode(root / rel, image, first)
+            if shape is None:
+                shape = rows.shape
+            elif rows.shape != shape:  # channels set, size not: the check above covers size
+                raise DataError(f"{root / rel}: decodes to {rows.shape}, the images before it to {shape}")
+            data = rows.tobytes()
+            h.update(data)
+            out.write(data)
+            if (i + 1) % step == 0 and n >= 1000:
+                log.info("decoded %d of %d images", i + 1, n)
+        out.flush()
+    meta = {
+        "format": _FORMAT,
+        "root": str(root),
+        "image": image,
+        "dataset": checksum,
+        "n": n,
+        "shape": list(shape),
+        "sha256": h.hexdigest(),
+        "decoder": decoder(),
+        "stat": _stat(pixels),
+    }
+    fileio.write_text(meta_path, json.dumps(meta))
+    _prune(meta, keep=pixels)
+    return meta
+
+
+def _prune(meta: dict[str, Any], keep: Path) -> None:
+    """Remove the caches of earlier contents of the same folder with the same settings: a
+    changed folder would otherwise leave a copy of its pixels behind at every change."""
+    for other in keep.parent.glob("*.json"):
+        if other.stem == keep.stem:
+            continue
+        try:
+            found = json.loads(other.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(found, dict) and found.get("root") == meta["root"] and found.get("image") == meta["image"]:
+            other.with_suffix(".u8").unlink(missing_ok=True)
+            other.unlink(missing_ok=True)
+            log.info("removed %s: the decoded pixels of an earlier content of %s", other.with_suffix(".u8"), meta["root"])
+
+
+def load(name: str, source: str, image: dict[str, Any] | None) -> Images:
+    """The image folder ``source`` of data set ``name``, decoded (from the cache when it holds
+    this data set, else now). Raises :class:`DataError` naming the file for bad data."""
+    root = Path(source)
+    if not root.is_dir():
+        raise DataError(f"data set {name!r}: folder {source} does not exist")
+    image = settings(image)
+    content = folders.content(root)
+    classes = _classes(root, content)
+    checksum = _checksum(content, image)
+    if content.changed:
+        shown = "; ".join(map(str, content.changed[:5]))
+        more = f"; and {len(content.changed) - 5} more" if len(content.changed) > 5 else ""
+        log.info("%s: %d file(s) differ from when this folder was last read: %s%s", source, len(content.changed), shown, more)
+    pixels, meta_path = _cache_files(checksum)
+    meta = _cached(pixels, meta_path, checksum)
+    if meta is None:
+        made = [p for p in (Path(layout.IMAGE_CACHE), *Path(layout.IMAGE_CACHE).parents) if not p.exists()]
+        pixels.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with _locked(pixels.parent):
+                meta = _cached(pixels, meta_path, checksum)  # made by another job meanwhile?
+                if meta is None:
+                    log.info("decoding %d images of %s into %s", len(content), source, pixels)
+                    meta = _build(content, image, pixels, meta_path, checksum)
+        except DataError:
+            for folder in made:  # bad data: leave no trace in results/
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
+    index = {cls: i for i, cls in enumerate(classes)}
+    return Images(
+        rows=Rows(pixels, meta["n"], tuple(meta["shape"])),
+        labels=np.asarray([index[c] for c in content.classes], dtype=np.int64),
+        classes=classes,
+        checksum=checksum,
+        content=content,
+        pixels_sha256=meta["sha256"],
+    )
