@@ -182,3 +182,26 @@ def test_bad_data_is_a_clear_error_at_split_time(workdir, name, writer, words):
         assert word in out, f"{word!r} not in:\n{out[-3000:]}"
     assert "rule init:" not in out
     _assert_nothing_written(workdir)
+
+
+def test_a_bad_image_in_a_folder_stops_split_naming_it(workdir):
+    """One case of tests/unit/test_bad_data.py's image folders through the real workflow:
+    split fails naming the file, nothing is left in results/ (no pixel cache either)."""
+    import yaml
+    from PIL import Image
+
+    for cls in ("cat", "dog"):
+        (workdir / "data" / "pets" / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (8, 8), (i, 9, 9)).save(workdir / "data" / "pets" / cls / f"{i}.png")
+    Image.new("RGB", (9, 8)).save(workdir / "data" / "pets" / "dog" / "odd.png")
+    cfg = _with("datasets.digits", {"source": "data/pets/"})
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(workdir)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, explain(proc)
+    for word in ["data/pets/dog/odd.png: 8x9 pixels", "data/pets/cat/0.png is 8x8", "set image.size"]:
+        assert word in out, f"{word!r} not in:\n{out[-3000:]}"
+    assert "rule init:" not in out
+    _assert_nothing_written(workdir)
+    assert not (workdir / "results" / "cache").exists()

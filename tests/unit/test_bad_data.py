@@ -132,3 +132,94 @@ def _split_fails(tmp_path, monkeypatch, name, writer, words, label, task):
     for word in words:
         assert word in str(info.value), f"{word!r} not in: {info.value}"
     assert not (tmp_path / "out").exists()
+
+
+def _png(path, size=(8, 8), mode="RGB", value=7):
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, (size[1], size[0]), value if mode in ("L", "I;16") else (value,) * len(mode)).save(path)
+
+
+def _folder(root, classes=("a", "b"), per_class=4, **image):
+    for cls in classes:
+        for i in range(per_class):
+            _png(root / cls / f"{i}.png", **image)
+
+
+def _truncated(root):
+    from PIL import Image
+
+    _folder(root)
+    path = root / "b" / "2.png"
+    noise = np.random.default_rng(0).integers(0, 256, size=(32, 32, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _not_an_image(root):
+    _folder(root)
+    (root / "a" / "notes.txt").write_text("not an image\n")
+
+
+def _empty_class(root):
+    _folder(root)
+    (root / "c").mkdir()
+
+
+def _mixed_channels(root):
+    _folder(root)
+    _png(root / "b" / "9.png", mode="L")
+
+
+def _other_size(root):
+    _folder(root)
+    _png(root / "b" / "9.png", size=(8, 9))
+
+
+BAD_IMAGES = [
+    # (id, writer, words): each names the file (or folder) and what to do
+    ("truncated", _truncated, ["data/shapes/b/2.png", "cannot be decoded", "truncated or damaged"]),
+    ("not-an-image", _not_an_image, ["data/shapes/a/notes.txt", "not an image"]),
+    ("empty-class-folder", _empty_class, ["data/shapes/c", "class folder is empty"]),
+    ("single-class", lambda root: _folder(root, classes=("a",)), ["data/shapes", "only one class folder ('a')"]),
+    (
+        "mixed-channels",
+        _mixed_channels,
+        ["data/shapes/b/9.png", "1 channel(s) (mode L)", "data/shapes/a/0.png has 3", "set image.channels"],
+    ),
+    (
+        "other-size",
+        _other_size,
+        ["data/shapes/b/9.png", "8x9 pixels", "data/shapes/a/0.png is 8x8", "set image.size: [height, width]"],
+    ),
+    (
+        "sixteen-bit",
+        lambda root: (_folder(root), _png(root / "a" / "9.png", mode="I;16", value=300)),
+        ["data/shapes/a/9.png", "mode I;16", "8-bit"],
+    ),
+    ("no-class-folders", lambda root: _png(root / "x.png"), ["data/shapes", "no class subfolders", "x.png"]),
+    ("missing-folder", None, ["data set 'mine'", "folder data/shapes/ does not exist"]),
+]
+
+
+@pytest.mark.parametrize("writer, words", [c[1:] for c in BAD_IMAGES], ids=[c[0] for c in BAD_IMAGES])
+def test_a_bad_image_folder_is_a_clear_error_at_split_naming_the_file(tmp_path, monkeypatch, writer, words):
+    monkeypatch.chdir(tmp_path)
+    if writer is not None:
+        writer(tmp_path / "data" / "shapes")
+    with pytest.raises(DataError) as info:
+        split(
+            "results/splits/mine/seed0/split.npz",
+            "results/splits/mine/seed0/split.record.json",
+            dataset="mine",
+            source="data/shapes/",
+            seed=0,
+            test_fraction=0.25,
+            label="label",
+            task=None,
+            script=None,
+        )
+    for word in words:
+        assert word in str(info.value), f"{word!r} not in: {info.value}"
+    assert not (tmp_path / "results").exists(), sorted((tmp_path / "results").rglob("*"))

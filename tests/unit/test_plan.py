@@ -36,6 +36,20 @@ BAD_CONFIGS = [
     ("test-fraction-1", _with("datasets.digits.test_fraction", 1.0), ["datasets.digits.test_fraction", "1.0"]),
     ("test-fraction-0", _with("datasets.digits.test_fraction", 0), ["test_fraction", "0"]),
     ("zero-epochs", _with("experiments.mlp.train.epochs", 0), ["experiments.mlp.train.epochs", "0"]),
+    ("unknown-scale", _with("datasets.digits.scale", "robust"), ["datasets.digits.scale", "'robust'", "'maxabs'"]),
+    (
+        "image-of-a-bundled-set",
+        _with("datasets.digits.image", {"size": [8, 8]}),
+        ["datasets.digits.image applies to image folders only", "'digits' is not a folder"],
+    ),
+    ("image-size-one-number", _with("datasets.digits", {"source": "data/pets/", "image": {"size": [8]}}), ["datasets.digits.image.size", "[8]"]),
+    ("three-channel-kinds", _with("datasets.digits", {"source": "data/pets/", "image": {"channels": 4}}), ["datasets.digits.image.channels", "4"]),
+    (
+        "unknown-resize",
+        _with("datasets.digits", {"source": "data/pets/", "image": {"resize": "cubic"}}),
+        ["datasets.digits.image.resize", "'cubic'", "'bilinear'"],
+    ),
+    ("stream-as-text", _with("datasets.digits.stream", "yes"), ["datasets.digits.stream", "'yes'"]),
     ("zero-batch", _with("experiments.mlp.train.batch_size", 0), ["batch_size", "0"]),
     (
         "unknown-model",

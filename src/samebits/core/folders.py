@@ -105,7 +105,10 @@ def _hash_file(path: str) -> str:
 
 
 def _cache_path(root: Path) -> Path:
-    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    """The cache of a folder, by its path as the configuration gives it (relative to the
+    working directory, like the cache itself): a copied or moved project keeps its cache,
+    whose stats then no longer match, so every file is hashed again and compared."""
+    key = hashlib.sha256(os.path.normpath(root).encode()).hexdigest()[:16]
     return Path(layout.FOLDER_CACHE) / f"{key}.json"
 
 

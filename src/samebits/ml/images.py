@@ -181,7 +181,10 @@ def _decode(path: Path, image: dict[str, Any], first: dict[str, Any]) -> np.ndar
                     converted = converted.resize((tw, th), resample=getattr(Image.Resampling, _PILLOW_FILTER[image["resize"]]))
             return np.asarray(converted, dtype=np.uint8).reshape(converted.height, converted.width, channels)
     except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image (Pillow cannot identify it); a class folder holds only images") from None
+        raise DataError(
+            f"{path}: not an image Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP, …), or cut short "
+            "before its header ends; a class folder holds only images"
+        ) from None
     except Image.DecompressionBombError as exc:
         raise DataError(f"{path}: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
