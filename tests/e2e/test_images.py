@@ -131,6 +131,8 @@ def test_a_pixel_changed_with_its_mtime_put_back_is_named_and_reruns(image_run, 
     named = "input data (data/shapes: square/square_00042.png sha256 "
     assert f"stale: split/shapes/seed=0: {named}" in out, explain(proc)
     assert f"stale: split/streamed/seed=0: {named}" in out, explain(proc)
+    logs = "".join((wd / layout.split.log.format(dataset=d, seed=0)).read_text() for d in ("shapes", "streamed"))
+    assert "1 file(s) differ from when this folder was last read: square/square_00042.png sha256 " in logs
     ran = {(rule, dict(kv.split("=") for kv in w.split(", ")).get("experiment")) for rule, w in jobs_run(proc)}
     for experiment in ("memory", "streamed"):
         assert {("train", experiment), ("evaluate", experiment)} <= ran, ran

@@ -121,9 +121,11 @@ def _read_cache(path: Path) -> dict[str, list]:
         return {}  # none yet, or unreadable: a cache, so start again
 
 
-def content(root: str | Path) -> Content:
+def content(root: str | Path, *, update: bool = True) -> Content:
     """The folder's content, its files hashed (only those whose size, mtime or ctime moved
-    since the cache saw them), and what changed since."""
+    since the cache saw them), and what changed since. ``update=False`` leaves the cache as
+    it was: the workflow's start-up check names a change, and the step that reads the folder
+    names it again in its log, then remembers the new checksums."""
     from . import fileio
 
     root = Path(root)
@@ -150,7 +152,7 @@ def content(root: str | Path) -> Content:
     h = hashlib.sha256(_TAG)
     for (_, rel), sha in zip(listing, shas, strict=True):
         h.update(f"{rel}\0{sha}\n".encode())
-    if now != cached:
+    if update and now != cached:
         try:
             fileio.write_text(cache_file, json.dumps({"root": str(root), "files": now}, separators=(",", ":")))
         except SamebitsError:

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ConfigError
+from ..core.folders import is_folder
 from ..core.seeds import SeedSource
-from ..ml import data, determinism, keras_api, models, training
+from ..ml import data, determinism, images, keras_api, models, sources, training
 from ..plan import Plan
 from . import portable_ops
 
@@ -89,16 +90,15 @@ def lint(plan: Plan) -> LintReport:
             )
         )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # quiet TensorFlow's INFO lines
-    datasets: dict[str, data.Dataset] = {}
+    datasets: dict[str, tuple[tuple[int, ...], int, str]] = {}
     for name, exp in plan.experiments.items():
         ds_name = exp["dataset"]
         if ds_name not in datasets:
-            spec = plan.datasets[ds_name]
-            datasets[ds_name] = data.load(ds_name, spec["source"], label=spec["label"], task=spec.get("task"))
-        ds = datasets[ds_name]
-        model = models.build(exp["model"], ds.feature_shape, ds.n_classes, SeedSource(int(plan.seeds[0])), task=ds.task)
+            datasets[ds_name] = _input_of(ds_name, plan.datasets[ds_name])
+        feature_shape, n_classes, task = datasets[ds_name]
+        model = models.build(exp["model"], feature_shape, n_classes, SeedSource(int(plan.seeds[0])), task=task)
         unknown: list[dict[str, Any]] = []
-        for piece in experiment_pieces(model, exp["train"], task=ds.task, where=f"experiments.{name}.train"):
+        for piece in experiment_pieces(model, exp["train"], task=task, where=f"experiments.{name}.train"):
             verdict, why = portable_ops.status(piece["kind"], piece["name"])
             if verdict == portable_ops.NOT_PORTABLE:
                 warnings.append(LintWarning(name, _not_portable(name, piece, why)))
@@ -107,6 +107,17 @@ def lint(plan: Plan) -> LintReport:
         if unknown:
             unmeasured.append(Unmeasured(name, tuple(unknown), _unmeasured(name, unknown)))
     return LintReport(warnings, unmeasured)
+
+
+def _input_of(name: str, spec: dict[str, Any]) -> tuple[tuple[int, ...], int, str]:
+    """A data set's feature shape, classes and task: an image folder's from its listing and
+    first image (lint decodes no folder, and writes no pixel cache), others' as loaded."""
+    source = spec["source"]
+    if source not in sources.BUNDLED and is_folder(source):
+        shape, classes = images.peek(source, spec.get("image"))
+        return shape, len(classes), spec.get("task") or ("binary" if len(classes) == 2 else "multiclass")
+    ds = data.load(name, source, label=spec["label"], task=spec.get("task"))
+    return ds.feature_shape, ds.n_classes, ds.task
 
 
 def experiment_pieces(model, train: dict[str, Any], *, task: str, where: str) -> list[dict[str, Any]]:

@@ -39,7 +39,7 @@ from ..core import fileio, folders, layout
 from ..core.errors import DataError
 from ..provenance.fingerprint import decoder
 
-__all__ = ["RESIZE", "Images", "Rows", "load", "settings"]
+__all__ = ["RESIZE", "Images", "Rows", "load", "peek", "settings"]
 
 log = logging.getLogger(__name__)
 
@@ -288,6 +288,16 @@ def _prune(meta: dict[str, Any], keep: Path) -> None:
             other.with_suffix(".u8").unlink(missing_ok=True)
             other.unlink(missing_ok=True)
             log.info("removed %s: the decoded pixels of an earlier content of %s", other.with_suffix(".u8"), meta["root"])
+
+
+def peek(source: str, image: dict[str, Any] | None) -> tuple[tuple[int, ...], list[str]]:
+    """The shape of one decoded image and the class names, from the folder's listing and its
+    first image only (no hashing, no cache): for what needs only the model's input."""
+    root = Path(source)
+    listing = folders.files(root)
+    if not listing:
+        raise DataError(f"{root}: no images in class subfolders")
+    return _decode(root / listing[0][1], settings(image), {}).shape, sorted({cls for cls, _ in listing})
 
 
 def load(name: str, source: str, image: dict[str, Any] | None) -> Images:

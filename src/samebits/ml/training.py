@@ -220,7 +220,9 @@ class TrainContext:
     """
 
     model: Any  #: the Keras model, with the init weights, uncompiled
-    x: np.ndarray  #: training features (the validation samples held out)
+    #: training features (the validation samples held out): an array, or, for a streamed
+    #: data set, rows read from disk when indexed (``ctx.x[idx]`` gives an array either way)
+    x: Any
     y: np.ndarray  #: training labels or targets, as the loss wants them
     validation: tuple[np.ndarray, np.ndarray] | None  #: (x, y) held out, or None
     epochs: int

@@ -48,16 +48,21 @@ def _stamp(stat: list[int]) -> str:
     return f"{stat[0]},{stat[1]},{stat[2]}"
 
 
-#: The files each data folder was first found changed in by this process: the first look
-#: brings the folder's cache up to date, and the records after it name the same folder.
-_folder_changes: dict[str, list[str]] = {}
+#: Each data folder's content as this process last found it, by its stamp: several records
+#: name one folder, and a file's hash is not read twice while its stat stays the same.
+_folders: dict[str, tuple[list[int], folders.Content]] = {}
+
+
+def _folder(path: str) -> folders.Content:
+    stamp = folders.stamp(path)
+    found = _folders.get(path)
+    if found is None or found[0] != stamp:
+        found = _folders[path] = (stamp, folders.content(path, update=False))
+    return found[1]
 
 
 def _folder_checksum(path: str) -> str:
-    found = folders.content(path)
-    if found.changed:
-        _folder_changes.setdefault(path, [str(c) for c in found.changed])
-    return found.checksum
+    return _folder(path).checksum
 
 
 def _current(path: str, seen: dict[str, list[int]], stats: dict[str, list[int]] | None = None) -> str | None:
@@ -102,7 +107,7 @@ def check(
         if now is not None and now != desc["sha256"]:
             item = {"name": name, "path": path, "expected": desc["sha256"], "found": now}
             if os.path.isdir(path):  # which of its files (as far as this machine saw them)
-                item["files"] = _folder_changes.get(path, [])
+                item["files"] = [str(c) for c in _folder(path).changed]
             found[kind].append(item)
     return found
 
