@@ -40,7 +40,7 @@ BAD_CONFIGS = [
     (
         "image-of-a-bundled-set",
         _with("datasets.digits.image", {"size": [8, 8]}),
-        ["datasets.digits.image applies to image folders only", "'digits' is not a folder"],
+        ["datasets.digits.image.size applies to image folders only", "'digits' is not a folder"],
     ),
     ("image-size-one-number", _with("datasets.digits", {"source": "data/pets/", "image": {"size": [8]}}), ["datasets.digits.image.size", "[8]"]),
     ("three-channel-kinds", _with("datasets.digits", {"source": "data/pets/", "image": {"channels": 4}}), ["datasets.digits.image.channels", "4"]),

@@ -82,10 +82,13 @@ def check_config(config: dict[str, Any]) -> None:
                 sources.check_source(name, source)
             except DataError as exc:  # a config error at this point
                 raise ConfigError(str(exc)) from None
-            if isinstance(spec, dict) and "image" in spec and (source in sources.BUNDLED or not is_folder(source)):
+            image = spec.get("image") if isinstance(spec, dict) else None
+            set_keys = [k for k in ("size", "channels") if isinstance(image, dict) and image.get(k) is not None]
+            # (a configuration with its defaults filled in, as audit writes it, has image: {} filled)
+            if set_keys and (source in sources.BUNDLED or not is_folder(source)):
                 raise ConfigError(
-                    f"datasets.{name}.image applies to image folders only; source {source!r} is not a folder "
-                    "(a folder's path ends with /)"
+                    f"datasets.{name}.image.{set_keys[0]} applies to image folders only; source {source!r} is not "
+                    "a folder (a folder's path ends with /)"
                 )
     experiments = config.get("experiments") if isinstance(config.get("experiments"), dict) else {}
     try:
