@@ -165,6 +165,11 @@ class Samples:
             out[start : start + rows] = self[np.arange(start, min(start + rows, len(self)))]
         return out
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """NumPy and TensorFlow read every row (a trainer's ``model(ctx.validation[0])``)."""
+        out = self.array()
+        return out if dtype is None else out.astype(dtype)
+
     @property
     def nbytes(self) -> int:
         """What :meth:`array` would hold."""
