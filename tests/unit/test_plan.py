@@ -42,8 +42,16 @@ BAD_CONFIGS = [
         _with("datasets.digits.image", {"size": [8, 8]}),
         ["datasets.digits.image.size applies to image folders only", "'digits' is not a folder"],
     ),
-    ("image-size-one-number", _with("datasets.digits", {"source": "data/pets/", "image": {"size": [8]}}), ["datasets.digits.image.size", "[8]"]),
-    ("three-channel-kinds", _with("datasets.digits", {"source": "data/pets/", "image": {"channels": 4}}), ["datasets.digits.image.channels", "4"]),
+    (
+        "image-size-one-number",
+        _with("datasets.digits", {"source": "data/pets/", "image": {"size": [8]}}),
+        ["datasets.digits.image.size", "[8]"],
+    ),
+    (
+        "three-channel-kinds",
+        _with("datasets.digits", {"source": "data/pets/", "image": {"channels": 4}}),
+        ["datasets.digits.image.channels", "4"],
+    ),
     (
         "unknown-resize",
         _with("datasets.digits", {"source": "data/pets/", "image": {"resize": "cubic"}}),

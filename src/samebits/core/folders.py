@@ -148,7 +148,9 @@ def content(root: str | Path, *, update: bool = True) -> Content:
             changed.append(Change(rel, cached[rel][3], sha))
         elif cached and rel not in cached:
             changed.append(Change(rel, None, sha))
-    changed += [Change(rel, old[3] if isinstance(old, list) else None, None) for rel, old in cached.items() if rel not in now]
+    changed += [
+        Change(rel, old[3] if isinstance(old, list) else None, None) for rel, old in cached.items() if rel not in now
+    ]
     h = hashlib.sha256(_TAG)
     for (_, rel), sha in zip(listing, shas, strict=True):
         h.update(f"{rel}\0{sha}\n".encode())

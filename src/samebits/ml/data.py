@@ -25,7 +25,16 @@ from ..core.folders import is_folder
 from ..core.hashing import hash_arrays
 from .sources import BUNDLED, check_source
 
-__all__ = ["Dataset", "check_pixels", "describe_source", "load", "split_indices", "split_task", "test_quota", "validation_indices"]
+__all__ = [
+    "Dataset",
+    "check_pixels",
+    "describe_source",
+    "load",
+    "split_indices",
+    "split_task",
+    "test_quota",
+    "validation_indices",
+]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -173,12 +173,15 @@ def _decode(path: Path, image: dict[str, Any], first: dict[str, Any]) -> np.ndar
                 if seen[0] != (h, w):
                     raise DataError(
                         f"{path}: {h}x{w} pixels (height x width), but {seen[1]} is "
-                        f"{seen[0][0]}x{seen[0][1]}; set image.size: [height, width] of the data set to resize every image"
+                        f"{seen[0][0]}x{seen[0][1]}; "
+                        "set image.size: [height, width] of the data set to resize every image"
                     )
             else:
                 th, tw = image["size"]
                 if (h, w) != (th, tw):
-                    converted = converted.resize((tw, th), resample=getattr(Image.Resampling, _PILLOW_FILTER[image["resize"]]))
+                    converted = converted.resize(
+                        (tw, th), resample=getattr(Image.Resampling, _PILLOW_FILTER[image["resize"]])
+                    )
             return np.asarray(converted, dtype=np.uint8).reshape(converted.height, converted.width, channels)
     except UnidentifiedImageError:
         raise DataError(
@@ -287,7 +290,9 @@ def _prune(meta: dict[str, Any], keep: Path) -> None:
         if isinstance(found, dict) and found.get("root") == meta["root"] and found.get("image") == meta["image"]:
             other.with_suffix(".u8").unlink(missing_ok=True)
             other.unlink(missing_ok=True)
-            log.info("removed %s: the decoded pixels of an earlier content of %s", other.with_suffix(".u8"), meta["root"])
+            log.info(
+                "removed %s: the decoded pixels of an earlier content of %s", other.with_suffix(".u8"), meta["root"]
+            )
 
 
 def peek(source: str, image: dict[str, Any] | None) -> tuple[tuple[int, ...], list[str]]:
@@ -313,7 +318,9 @@ def load(name: str, source: str, image: dict[str, Any] | None) -> Images:
     if content.changed:
         shown = "; ".join(map(str, content.changed[:5]))
         more = f"; and {len(content.changed) - 5} more" if len(content.changed) > 5 else ""
-        log.info("%s: %d file(s) differ from when this folder was last read: %s%s", source, len(content.changed), shown, more)
+        log.info(
+            "%s: %d file(s) differ from when this folder was last read: %s%s", source, len(content.changed), shown, more
+        )
     pixels, meta_path = _cache_files(checksum)
     meta = _cached(pixels, meta_path, checksum)
     if meta is None:

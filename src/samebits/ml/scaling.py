@@ -74,7 +74,9 @@ class Scaler:
     @classmethod
     def from_meta(cls, meta: dict[str, np.ndarray], where: str) -> Scaler:
         if "scale" not in meta:
-            raise DataError(f"{where}: no fitted scaling in this split file; it was made by an older samebits, rerun split")
+            raise DataError(
+                f"{where}: no fitted scaling in this split file; it was made by an older samebits, rerun split"
+            )
         return cls(str(meta["scale"]), np.asarray(meta["scale_offset"]), np.asarray(meta["scale_factor"]))
 
     def summary(self) -> dict[str, Any]:
@@ -82,6 +84,7 @@ class Scaler:
         reading; the split file holds them exactly)."""
         if self.kind == "none":
             return {"kind": "none"}
+
         def shown(values: np.ndarray) -> list[float]:
             return [float(f"{v:.6g}") for v in values.reshape(-1)[:16]]
 

@@ -265,7 +265,9 @@ def train(
         fit_positions, y, labels = train_idx[held["fit"]], y[held["fit"]], labels[held["fit"]]
     x = _features(ds, fit_positions, scaler, stream)
     if isinstance(x, scaling.Samples):
-        log.info("train %s seed %d: %d samples streamed from %s", experiment, seed, len(x), data.describe_source(source))
+        log.info(
+            "train %s seed %d: %d samples streamed from %s", experiment, seed, len(x), data.describe_source(source)
+        )
     if validation_fraction is not None:
         digest, _ = hash_arrays({"validation": train_idx[held["validation"]]})
         trace["validation"] = {"n": len(held["validation"]), "indices_sha256": digest}
