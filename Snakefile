@@ -1,36 +1,26 @@
-# samebits: train TensorFlow/Keras models so that a rerun gives the same bits, and prove it.
-# Wiring only: the rules live in workflow/rules/, the logic in src/samebits/.
-from snakemake.utils import min_version
+# samebits from its own clone: `snakemake --cores 1` here. The workflow is workflow/Snakefile,
+# used here as a paper's repository uses it (README "Use it in your paper's repository"): as a
+# module, with this repository's config/, data/ and results/.
 from samebits.core.layout import CONFIG_FILE
-
-min_version("9.0")
 
 
 configfile: CONFIG_FILE
 
 
-report: "workflow/report/workflow.rst"
+module samebits:
+    snakefile:
+        "workflow/Snakefile"
+    config:
+        config
 
 
-include: "workflow/rules/common.smk"
-include: "workflow/rules/split.smk"
-include: "workflow/rules/init.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/report.smk"
-include: "workflow/rules/verify.smk"
+use rule * from samebits
 
 
+# Snakemake runs a module's handlers only when the using workflow calls them.
 onstart:
-    for level, message in PLAN.environment_notes():
-        getattr(logger, level)(message)
+    samebits.onstart()
 
 
 onsuccess:
-    PLAN.finish()
-
-
-rule all:
-    default_target: True
-    input:
-        layout.verify.verdict,
+    samebits.onsuccess()

@@ -4,6 +4,7 @@ from samebits.core.logs import finish, step_logging
 from samebits.paper.figures import figures
 
 sm = snakemake  # noqa: F821 (snakemake is injected)
+ran = __real_file__  # noqa: F821 (Snakemake's preamble, then this file: records hash the file's part)
 with step_logging(sm.log[0]):
     o = sm.output
     seeds = sm.params.step["seeds"]
@@ -17,6 +18,6 @@ with step_logging(sm.log[0]):
         o.test_svg,
         o.record,
         experiment=sm.params.step["experiment"],
-        script=__file__,
+        script=ran,
     )
 finish()  # outputs are durable (fsynced); skip the interpreter's teardown

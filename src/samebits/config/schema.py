@@ -1,5 +1,6 @@
-"""The configuration's schema (``schema.yaml`` beside this file): the one place where every
-key, default and choice of ``config/config.yaml`` is written.
+"""The configuration's schema (``schema.yaml`` beside this file, a link to the workflow's
+``workflow/schemas/config.schema.yaml``, where Snakemake's tools and the workflow catalog look
+for it): the one place where every key, default and choice of ``config/config.yaml`` is written.
 
 :func:`validate` checks a configuration against it, with an error that names the file, the
 field and what is accepted; :func:`with_defaults` fills in every default it declares, at any

@@ -34,6 +34,7 @@ __all__ = [
     "RESUME_DIR",
     "resume",
     "SET_ASIDE",
+    "VERSION_FILE",
     "WORKFLOW_FILES",
     "HEADLINE_METRICS",
     "task_of",
@@ -96,8 +97,11 @@ def task_of(metrics: Mapping[str, Any]) -> str:
     return metrics.get("task", "multiclass")
 
 
+#: The workflow's own copy of the release it is (samebits.core.version): the workflow refuses
+#: to run with an installed library of another release.
+VERSION_FILE = "src/samebits/core/version.py"
 #: What a copy of the workflow is made of (the lock and results are never copied).
-WORKFLOW_FILES = ("Snakefile", "workflow", "config", "data", "profiles")
+WORKFLOW_FILES = ("Snakefile", "workflow", "config", "data", "profiles", VERSION_FILE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,6 +223,7 @@ def copy_workflow(root: str | Path, dest: str | Path, *, config: Mapping[str, An
         if src.is_dir():
             shutil.copytree(src, dest / name, ignore=ignore)
         elif src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     if config is not None:
         write_config(dest, config)

@@ -14,6 +14,7 @@ from importlib import metadata
 from typing import Any
 
 from ..core.differences import Difference, deep_diff
+from ..core.version import __version__
 from .cpu import ISA_ORDER, cpu_info
 
 __all__ = [
@@ -39,6 +40,8 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "ml-dtypes": ("ml-dtypes", "ml_dtypes"),
     "samebits": ("samebits",),
 }
+# samebits' own version is the one of the code that runs (samebits.core.version), which an
+# editable install's metadata may lag behind.
 
 #: Environment variables that change which kernels run, hence the bits.
 BIT_VARIABLES = (
@@ -55,6 +58,8 @@ BIT_VARIABLES = (
 
 
 def _version(names: tuple[str, ...]) -> str | None:
+    if names == ("samebits",):
+        return __version__
     for name in names:
         try:
             return metadata.version(name)

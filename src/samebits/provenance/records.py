@@ -79,8 +79,32 @@ def code_hash(
     code = {"samebits": _package_hash()}
     for name, path in (("script", script), ("builder", builder), *sorted(user_code.items())):
         if path is not None:
-            code[name] = "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            data = Path(path).read_bytes()
+            if name == "script":
+                data = script_source(data)
+            code[name] = "sha256:" + hashlib.sha256(data).hexdigest()
     return code
+
+
+#: Snakemake runs a rule's script as a copy (``__real_file__``): its preamble up to this line,
+#: then the script's own source, whether the workflow runs from a clone or as a module fetched
+#: from a repository (where the script has no local path: ``__file__`` is a URL).
+SNAKEMAKE_PREAMBLE_END = b"######## snakemake preamble end #########\n"
+
+
+def script_source(data: bytes) -> bytes:
+    """The source of a step's script from the copy Snakemake ran (``data``), ending in one
+    newline, so that a record's ``code.script`` is the same wherever the script came from: the
+    copy of a script that Snakemake read from a git repository (a module) has lost the file's
+    last newline.
+
+    >>> script_source(b"######## snakemake preamble end #########\\nprint(1)")
+    b'print(1)\\n'
+    >>> script_source(b"print(1)\\n")
+    b'print(1)\\n'
+    """
+    _, marker, source = data.partition(SNAKEMAKE_PREAMBLE_END)
+    return (source if marker else data).rstrip(b"\n") + b"\n"
 
 
 def make(
