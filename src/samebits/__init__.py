@@ -11,6 +11,8 @@ checks it):
 - ``config``: the configuration's schema, checks, grids and cache;
 - ``plan``: what a run of a configuration does (the workflow and the command read it);
 - ``diagnostics``: diff, audit, portability, lint, CPU emulation;
+- ``scaffold``: a new paper repository that uses the workflow as a module (``samebits init``;
+  imports only ``core``);
 - ``cli``: the ``samebits`` command.
 
 The names below are the public API; each is imported on first use, so ``import samebits``

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, scaffold
 from .core import layout
 from .core.errors import SamebitsError
 from .plan import Plan
@@ -195,6 +195,32 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     return 1 if report.warnings else 0  # unmeasured pieces are not findings: nothing was found
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    repo = args.repo or scaffold.installed_repo()
+    if repo is None:
+        print(
+            "samebits: error: init needs --repo OWNER/NAME, the GitHub repository of samebits' workflow "
+            "(e.g. --repo samebits/samebits): the installed library was not installed from a GitHub URL, "
+            "so it does not say",
+            file=sys.stderr,
+        )
+        return 2
+    repo = scaffold.check_repo(repo, where="--repo")
+    tag = scaffold.check_tag(args.tag, where="--tag")
+    written = scaffold.init(args.dir, repo=repo, tag=tag)
+    where = "this folder" if Path(args.dir).resolve() == Path.cwd() else args.dir
+    print(
+        f"samebits init: wrote {len(written)} files in {where}, a paper repository using samebits' workflow "
+        f"from https://github.com/{repo} at {tag}:"
+    )
+    for path in written:
+        print(f"  {path}")
+    print(f"next, in {where}:")
+    for line in scaffold.next_steps(repo=repo, tag=tag):
+        print(f"  {line}")
+    return 0
+
+
 def _config_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
@@ -270,6 +296,22 @@ def main(argv: list[str] | None = None) -> int:
     _config_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_lint)
+
+    p = sub.add_parser("init", help="write a new paper repository that uses samebits' workflow as a Snakemake module")
+    p.add_argument(
+        "dir", metavar="DIR", help="the folder to write it in (created if missing; no file in it is overwritten)"
+    )
+    p.add_argument(
+        "--repo",
+        metavar="OWNER/NAME",
+        help="samebits' GitHub repository (default: the one this library was installed from, if a GitHub URL)",
+    )
+    p.add_argument(
+        "--tag",
+        default=scaffold.default_tag(),
+        help=f"the workflow's release tag (default: {scaffold.default_tag()}, the installed library's release)",
+    )
+    p.set_defaults(func=_cmd_init)
 
     args = parser.parse_args(argv)
     try:

@@ -25,6 +25,7 @@ import pytest
 
 from samebits.core import layout
 from samebits.core.version import __version__
+from samebits.scaffold import HANDLERS
 from tests.helpers import REPO, clean_env, explain, make_workdir
 
 pytestmark = pytest.mark.e2e
@@ -32,18 +33,6 @@ pytestmark = pytest.mark.e2e
 OWNER_REPO = "samebits/samebits"
 TAG = f"v{__version__}"
 BIN = Path(sys.executable).parent
-
-#: What the README's "Use it in your paper's repository" has a user add to the Snakefile
-#: snakedeploy writes: Snakemake runs a module's handlers only when the using workflow calls them.
-HANDLERS = """
-
-onstart:
-    samebits.onstart()
-
-
-onsuccess:
-    samebits.onsuccess()
-"""
 
 BUILDER = textwrap.dedent(
     """
@@ -233,3 +222,36 @@ def test_a_module_refuses_a_library_of_another_release(deployed, tmp_path):
     assert wanted in proc.stdout + proc.stderr, explain(proc)
     assert not (copy / "results").exists()
     assert os.listdir(copy / "workflow") == ["Snakefile"]
+
+
+def test_samebits_init_makes_a_paper_repository_that_runs_as_the_deployed_one(deployed, tmp_path):
+    """``samebits init`` in place of snakedeploy: its example lints clean through the module, and
+    with the paper's own model, data and configuration the lock is the deployed paper's, byte for byte."""
+    paper, _, _, env = deployed
+    if not (paper / "samebits.lock").is_file():  # the first test makes it; this one may run alone
+        proc = _run(paper, env)
+        assert proc.returncode == 0, explain(proc)
+    lock = (paper / "samebits.lock").read_bytes()
+
+    mine = tmp_path / "mine"
+    cmd = [sys.executable, "-m", "samebits.cli", "init", str(mine), "--repo", OWNER_REPO]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, explain(proc)
+    assert f"using samebits' workflow from https://github.com/{OWNER_REPO} at {TAG}" in proc.stdout
+    _git(mine, "init", "-q")
+
+    # the example as written: the module's start checks its configuration and builder
+    lint = [sys.executable, "-m", "snakemake", "--lint"]
+    proc = subprocess.run(lint, cwd=mine, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, explain(proc)
+    assert "Congratulations, your workflow is in a good condition" in proc.stdout + proc.stderr, explain(proc)
+
+    _add_paper(mine)
+    proc = _run(mine, env)
+    assert proc.returncode == 0, explain(proc)
+    assert "samebits verify: 6 steps: 6 new" in proc.stdout, explain(proc)
+    assert (mine / "samebits.lock").read_bytes() == lock
+    # what the run wrote is ignored, the lock is not
+    ignored = _git(mine, "status", "--porcelain", "--ignored", "--untracked-files=all")
+    assert "?? samebits.lock" in ignored.splitlines()
+    assert not [line for line in ignored.splitlines() if line.startswith("??") and line[3:].startswith("results/")]

@@ -34,6 +34,7 @@ __all__ = [
     "RESUME_DIR",
     "resume",
     "SET_ASIDE",
+    "SNAKEFILES",
     "VERSION_FILE",
     "WORKFLOW_FILES",
     "HEADLINE_METRICS",
@@ -97,6 +98,9 @@ def task_of(metrics: Mapping[str, Any]) -> str:
     return metrics.get("task", "multiclass")
 
 
+#: Where Snakemake finds a workflow, in its order: a clone's top-level file, or the
+#: ``workflow/Snakefile`` of a paper's repository that uses samebits as a module.
+SNAKEFILES = ("Snakefile", "workflow/Snakefile")
 #: The workflow's own copy of the release it is (samebits.core.version): the workflow refuses
 #: to run with an installed library of another release.
 VERSION_FILE = "src/samebits/core/version.py"

@@ -80,7 +80,8 @@ def audit(
         Also run once per determinism setting the bits depend on (threads, op determinism,
         instruction-set cap, oneDNN custom ops), each flipped alone, to show what the results depend on.
     workflow_root : str or Path
-        Directory holding ``Snakefile``, ``workflow/``, ``config/`` and ``data/``; a relative
+        Directory holding ``Snakefile`` or ``workflow/Snakefile`` (a clone of samebits, or a
+        paper's repository that uses it as a module), ``config/`` and ``data/``; a relative
         data or builder path in the configuration is relative to it.
     keep : bool
         Keep the scratch directories (their root is returned as ``scratch``) instead of
@@ -115,8 +116,10 @@ def audit(
     """
     say = progress or (lambda _line: None)
     root = Path(workflow_root).resolve()
-    if not (root / "Snakefile").is_file():
-        raise SamebitsError(f"{root}: no Snakefile here; workflow_root must be the workflow's directory")
+    if not any((root / name).is_file() for name in layout.SNAKEFILES):
+        raise SamebitsError(
+            f"{root}: no {' or '.join(layout.SNAKEFILES)} here; workflow_root must be the workflow's directory"
+        )
     config_path = Path(config_path).resolve()
     with contextlib.chdir(root):  # data files and builders are found as the workflow finds them
         plan = Plan.load(config_path)
