@@ -159,6 +159,13 @@ def test_a_deployed_module_reproduces_in_the_paper_repository_and_matches_a_clon
     assert "lock samebits.lock: unchanged" in again.stdout
     assert (paper / "samebits.lock").read_bytes() == lock
 
+    # the report's captions come from the module, the report goes into the paper's repository
+    report = _run(paper, env, "--report", "report.html")
+    assert report.returncode == 0, explain(report)
+    html = (paper / "report.html").read_text()
+    assert "samebits trained every experiment" in html  # workflow/report/workflow.rst
+    assert "every step against the lock" in html  # workflow/report/verification.rst
+
     # every path of the run is the paper's; the module's copies are as they were
     for path in ("results/summary.md", "logs/verify.log", "benchmarks", ".snakemake/samebits/ondisk-index.json"):
         assert (paper / path).exists(), path
