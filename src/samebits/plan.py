@@ -21,6 +21,7 @@ import atexit
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -62,6 +63,7 @@ class Plan:
         self._shared: dict[tuple[str, str], dict[str, Any]] = {}
         self._set_aside: list[tuple[Path, Path]] = []
         self._started: float | None = None
+        self._finished = False
 
     # --- making a plan ---------------------------------------------------------------
 
@@ -155,6 +157,7 @@ class Plan:
         if not main_process:
             return []
         self._started = time.time()
+        atexit.register(self._unannounced)
         from .provenance import ondisk
 
         _drop_leftovers()
@@ -223,6 +226,18 @@ class Plan:
             ]
         return []
 
+    def _verdict_of_this_run(self) -> tuple[str, str] | None:
+        """(first line, the rest) of the verdict verify wrote in this run, or ``None`` when this
+        run did not verify (the file is missing or from an earlier run)."""
+        verdict = Path(layout.verify.verdict)
+        try:
+            if self._started is not None and verdict.stat().st_mtime < self._started - 1:
+                return None
+            status, _, text = verdict.read_text(encoding="utf-8").partition("\n")
+        except OSError:
+            return None
+        return status, text
+
     def finish(self) -> None:
         """At the end of a successful run: print the verdict verify wrote in this run, and
         end the run with exit status 1 when it says the verification failed.
@@ -231,17 +246,13 @@ class Plan:
         verify job's own output goes to its log); a failed verification is not a failed job,
         so Snakemake's own error report does not bury it.
         """
-        verdict = Path(layout.verify.verdict)
-        try:
-            if self._started is not None and verdict.stat().st_mtime < self._started - 1:
-                return  # written by an earlier run: this one did not verify
-            status, _, text = verdict.read_text(encoding="utf-8").partition("\n")
-        except OSError:
+        self._finished = True
+        found = self._verdict_of_this_run()
+        if found is None:
             return
+        status, text = found
         print(text, end="", flush=True)
         if status != "passed":
-            import sys
-
             print(
                 f"samebits: verification failed; {self.lock} was kept as it was "
                 f"(details: {layout.verify.markdown}, {layout.verify.json})",
@@ -249,6 +260,23 @@ class Plan:
                 flush=True,
             )
             raise SystemExit(1)
+
+    def _unannounced(self) -> None:
+        """At the exit of a run that verified without calling :meth:`finish`: a paper's
+        ``workflow/Snakefile`` that uses samebits as a module and does not call its handlers
+        (Snakemake runs a module's handlers only then). The exit status can no longer say a
+        failed verification, so this says it, and how to wire the handlers."""
+        found = None if self._finished else self._verdict_of_this_run()
+        if found is None:
+            return
+        print(
+            f"samebits: verification {found[0]} ({layout.verify.verdict}), but the run's Snakefile does not call "
+            "samebits' handlers, so the verdict was not shown and a failed verification did not fail the run; "
+            "add `onstart: samebits.onstart()` and `onsuccess: samebits.onsuccess()` to workflow/Snakefile "
+            "(README 'Use it in your paper's repository')",
+            file=sys.stderr,
+            flush=True,
+        )
 
     # --- inputs ----------------------------------------------------------------------
 

@@ -262,3 +262,26 @@ def test_samebits_init_makes_a_paper_repository_that_runs_as_the_deployed_one(de
     ignored = _git(mine, "status", "--porcelain", "--ignored", "--untracked-files=all")
     assert "?? samebits.lock" in ignored.splitlines()
     assert not [line for line in ignored.splitlines() if line.startswith("??") and line[3:].startswith("results/")]
+
+
+def test_a_snakefile_without_the_handlers_is_told_so(deployed, tmp_path):
+    """The module's handlers run only when the paper's Snakefile calls them; without them the
+    verdict is not printed and a failed verification would not fail the run: the run says so."""
+    paper, _, _, env = deployed
+    if not (paper / "samebits.lock").exists():
+        assert _run(paper, env).returncode == 0
+    copy = shutil.copytree(paper, tmp_path / "paper", symlinks=True)
+    snakefile = copy / "workflow" / "Snakefile"
+    snakefile.write_text(snakefile.read_text().replace(HANDLERS, "\n"))
+    assert "onsuccess" not in snakefile.read_text()
+    proc = _run(copy, env, "--forcerun", "verify")
+    assert proc.returncode == 0, explain(proc)
+    assert "samebits verify:" not in proc.stdout
+    assert (
+        "samebits: verification passed (results/verification.txt), but the run's Snakefile does not call "
+        "samebits' handlers"
+    ) in proc.stderr, explain(proc)
+    # with them, the verdict is printed and nothing else is said
+    proc = _run(paper, env, "--forcerun", "verify")
+    assert proc.returncode == 0, explain(proc)
+    assert "samebits verify: 6/6 steps identical" in proc.stdout and "does not call" not in proc.stderr
