@@ -71,7 +71,7 @@ def test_the_workflow_is_a_module_and_the_clone_uses_it_as_one():
     # the version file the workflow checks is part of every copy of the workflow
     assert (REPO / layout.VERSION_FILE).resolve() == Path(version.__file__).resolve()
     common = (REPO / "workflow" / "rules" / "common.smk").read_text()
-    assert f'check_library(workflow.source_path("../../{layout.VERSION_FILE}"))' in common
+    assert 'check_library(workflow.source_path(f"../../{layout.VERSION_FILE}"))' in common
 
 
 def test_the_catalog_file_says_how_it_is_used():

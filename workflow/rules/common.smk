@@ -8,7 +8,7 @@ from snakemake.logging import logger
 
 # The steps import the installed samebits library: it must be this workflow's release (the
 # workflow's own copy of the version file, read from the module's tag in a paper's repository).
-check_library(workflow.source_path("../../src/samebits/core/version.py"))
+check_library(workflow.source_path(f"../../{layout.VERSION_FILE}"))
 PLAN = Plan.for_workflow(config, workflow.configfiles)
 for message in PLAN.start(main_process=workflow.is_main_process):
     logger.warning(f"samebits: {message}")
