@@ -376,14 +376,20 @@ def _verdict(status: str) -> None:
         fh.write(f"{status}\nsamebits verify: the verdict\n")
 
 
+def _at_exit(monkeypatch) -> dict[str, list]:
+    """What a run's start registers to happen at its exit, by function name."""
+    registered: dict[str, list] = {}
+    monkeypatch.setattr("atexit.register", lambda f: registered.setdefault(f.__name__, []).append(f))
+    return registered
+
+
 def test_a_failed_verdict_is_set_aside_and_put_back_unless_the_run_replaced_it(workdir, monkeypatch):
-    registered = []
-    monkeypatch.setattr("atexit.register", registered.append)
+    registered = _at_exit(monkeypatch)
     _verdict("failed")
     plan = Plan.check(copy.deepcopy(GOOD))
     plan.start(main_process=True)
     assert not os.path.exists(layout.verify.verdict)  # so Snakemake runs verify again
-    (put_back,) = registered
+    (put_back,) = registered["_put_back"]
     put_back()  # the run ended without verifying (a dry run, or a failure before verify)
     assert open(layout.verify.verdict).readline() == "failed\n"
     assert not os.path.exists(layout.SET_ASIDE)
@@ -391,15 +397,38 @@ def test_a_failed_verdict_is_set_aside_and_put_back_unless_the_run_replaced_it(w
     registered.clear()
     plan.start(main_process=True)
     _verdict("passed")  # verify ran again
-    registered[0]()
+    registered["_put_back"][0]()
     assert open(layout.verify.verdict).readline() == "passed\n" and not os.path.exists(layout.SET_ASIDE)
 
 
 def test_a_passed_verdict_stays_where_it_is(workdir, monkeypatch):
-    monkeypatch.setattr("atexit.register", lambda f: pytest.fail("nothing to put back"))
+    registered = _at_exit(monkeypatch)
     _verdict("passed")
     Plan.check(copy.deepcopy(GOOD)).start(main_process=True)
     assert open(layout.verify.verdict).readline() == "passed\n"
+    assert "_put_back" not in registered  # nothing to put back
+
+
+def test_a_run_whose_snakefile_does_not_call_the_handlers_says_so_at_exit(workdir, monkeypatch, capsys):
+    registered = _at_exit(monkeypatch)
+    plan = Plan.check(copy.deepcopy(GOOD))
+    plan.start(main_process=True)
+    (unannounced,) = registered["_unannounced"]
+    unannounced()  # this run did not verify: nothing to say
+    assert capsys.readouterr().err == ""
+    _verdict("failed")  # verify ran, and no onsuccess handler printed it
+    unannounced()
+    assert capsys.readouterr().err == (
+        "samebits: verification failed (results/verification.txt), but the run's Snakefile does not call "
+        "samebits' handlers, so the verdict was not shown and a failed verification did not fail the run; "
+        "add `onstart: samebits.onstart()` and `onsuccess: samebits.onsuccess()` to workflow/Snakefile "
+        "(README 'Use it in your paper's repository')\n"
+    )
+    with pytest.raises(SystemExit):
+        plan.finish()  # the handler ran
+    capsys.readouterr()
+    unannounced()
+    assert capsys.readouterr().err == ""
 
 
 def test_a_file_that_cannot_be_set_aside_is_a_clear_error(workdir, monkeypatch):
@@ -414,7 +443,8 @@ def test_a_file_that_cannot_be_set_aside_is_a_clear_error(workdir, monkeypatch):
     assert open(layout.verify.verdict).readline() == "failed\n"
 
 
-def test_finish_prints_this_runs_verdict_and_fails_when_it_failed(workdir, capsys):
+def test_finish_prints_this_runs_verdict_and_fails_when_it_failed(workdir, capsys, monkeypatch):
+    _at_exit(monkeypatch)
     plan = Plan.check(copy.deepcopy(GOOD))
     plan.start(main_process=True)
     _verdict("passed")
