@@ -10,7 +10,8 @@ builder, a ``.gitignore`` that keeps what a run makes out of git but not the loc
 workflow profile and a README saying how to run and reproduce.
 
 It writes only new files: when any of them is already there it writes nothing and names
-them. Imports only ``core`` (no TensorFlow, no YAML): the texts are written as they are.
+them. Importing it loads only ``core`` (no TensorFlow, no YAML); the schema is read for the
+lock's default path only when files are written.
 """
 
 from __future__ import annotations
