@@ -5,19 +5,22 @@ for it): the one place where every key, default and choice of ``config/config.ya
 :func:`validate` checks a configuration against it, with an error that names the file, the
 field and what is accepted; :func:`with_defaults` fills in every default it declares, at any
 depth (inside each data set, experiment and model type). The workflow and the ``samebits``
-command both go through here, so they see the same configuration.
+command both go through here, so they see the same configuration. :func:`parameter_table`
+renders every key, its description and its default as the Markdown table of
+``config/README.md`` (``tools/config_readme.py`` writes it there).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core.errors import ConfigError
 
-__all__ = ["SCHEMA_PATH", "default", "schema", "validate", "with_defaults"]
+__all__ = ["SCHEMA_PATH", "default", "parameter_table", "schema", "validate", "with_defaults"]
 
 SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
@@ -116,3 +119,123 @@ def default(*path: str) -> Any:
     for key in path:
         node = _resolve(node["properties"][key])
     return copy.deepcopy(node["default"])
+
+
+class _Leaf(NamedTuple):
+    """One place a key can be set: its node, the model type it belongs to (``None``: any), and
+    its default cell when it is required ("required", "required for `custom`")."""
+
+    key: str
+    node: dict[str, Any]
+    branch: str | None
+    required: str | None
+
+
+def _is_section(node: dict[str, Any]) -> bool:
+    """Whether ``node`` holds keys of its own (named properties, or a ``oneOf`` of such, as
+    ``model`` does) rather than a value (a Keras object, a list, a class weight)."""
+    branches = node.get("oneOf") or []
+    return "properties" in node or (bool(branches) and all("properties" in _resolve(b) for b in branches))
+
+
+def _required(label: str | None) -> str:
+    return "required" if label is None else f"required for `{label}`"
+
+
+def _leaves(node: dict[str, Any], key: str, required: str | None, branch: str | None) -> Iterator[_Leaf]:
+    """Every key under ``node`` that takes a value, in the schema's order: a map of names
+    (``datasets``) as ``<name>``, the keys of a ``oneOf``'s branches labelled with its ``type``."""
+    node = _resolve(node)
+    if "propertyNames" in node and isinstance(node.get("additionalProperties"), dict):
+        yield from _leaves(node["additionalProperties"], f"{key}.<name>", None, branch)
+        return
+    if not _is_section(node):
+        yield _Leaf(key, node, branch, required)
+        return
+    shared = set(node.get("required", ()))
+    for part in map(_resolve, node.get("oneOf") or [node]):
+        label = (
+            branch if part is node else next((p["const"] for p in part["properties"].values() if "const" in p), branch)
+        )
+        for name, sub in part["properties"].items():
+            cell = None
+            if name in shared:
+                cell = _required(branch)
+            elif name in part.get("required", ()):
+                cell = _required(label)
+            yield from _leaves(sub, f"{key}.{name}".lstrip("."), cell, label)
+
+
+def _yaml(value: Any) -> str:
+    """A default as it is written in the configuration (YAML flow style): ``1.0e-5``, ``[16, 32]``."""
+    import json
+
+    import yaml
+
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, float):
+        mantissa, _, exponent = repr(value).partition("e")
+        return f"{mantissa}{'' if '.' in mantissa else '.0'}e{int(exponent)}" if exponent else mantissa
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_yaml(k)}: {_yaml(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    return text if isinstance(value, int) or yaml.safe_load(text) == text else json.dumps(text)
+
+
+def _default_cell(leaf: _Leaf) -> str:
+    if leaf.required:
+        return leaf.required
+    return f"`{_yaml(leaf.node['default'])}`" if "default" in leaf.node else "—"
+
+
+def _by_branch(cells: list[tuple[str | None, str]], before: bool) -> str:
+    """One text for the same key in several model types: once if they agree, else each with its type."""
+    texts = [text for _, text in cells]
+    labels = [label for label, _ in cells if label is not None]
+    if len(set(texts)) == 1:
+        common = texts[0]
+        return f"({', '.join(f'`{b}`' for b in labels)}) {common}" if before and labels else common
+    if before:
+        return "; ".join(f"(`{b}`) {text}" for b, text in cells)
+    return "; ".join(f"{text} (`{b}`)" for b, text in cells)
+
+
+def _row(leaves: list[_Leaf]) -> tuple[str, str]:
+    """(meaning, default) of one key from the places it can be set."""
+    if len(leaves) > 1 and all("const" in leaf.node for leaf in leaves):  # the model's `type`
+        meaning = "; ".join(f"`{leaf.node['const']}`: {leaf.node['description']}" for leaf in leaves)
+    else:
+        meaning = _by_branch([(leaf.branch, leaf.node["description"]) for leaf in leaves], before=True)
+    return meaning, _by_branch([(leaf.branch, _default_cell(leaf)) for leaf in leaves], before=False)
+
+
+def parameter_table() -> str:
+    """The Markdown table of every configuration key, its meaning and its default, made from the
+    schema: one row per key that takes a value, in the schema's order (``datasets.<name>.scale``,
+    ``experiments.<name>.model.hidden``), a model type's own keys marked with it (``(`mlp`)``),
+    and neighbouring keys with one description (``verify.rtol``, ``verify.atol``) in one row.
+
+    >>> parameter_table().splitlines()[2]
+    '| `seeds` | list of distinct master seeds (integers ≥ 0); every experiment runs once per seed | required |'
+    """
+    places: dict[str, list[_Leaf]] = {}
+    for leaf in _leaves(schema(), "", None, None):
+        places.setdefault(leaf.key, []).append(leaf)
+    rows: list[tuple[list[str], str, list[str]]] = []
+    for key, leaves in places.items():
+        meaning, default = _row(leaves)
+        parent = key.rpartition(".")[0]
+        if rows and rows[-1][1] == meaning and rows[-1][0][-1].rpartition(".")[0] == parent:
+            rows[-1][0].append(key)
+            rows[-1][2].append(default)
+        else:
+            rows.append(([key], meaning, [default]))
+    lines = ["| key | meaning | default |", "|---|---|---|"]
+    for keys, meaning, defaults in rows:
+        shown = defaults[:1] if len(set(defaults)) == 1 else defaults
+        cells = (", ".join(f"`{k}`" for k in keys), meaning.replace("|", "\\|"), ", ".join(shown))
+        lines.append(f"| {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
