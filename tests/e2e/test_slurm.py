@@ -36,7 +36,7 @@ pytestmark = [
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 PROFILE = "profiles/slurm"  # relative to the run's working directory
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
-# what a train job stopped by a signal says (samebits.ml.training.Run.stop)
+# what a train job stopped by a signal says (samebits.ml.checkpointing.Checkpointer.stop)
 STOPPED = re.compile(r"stopped by SIGTERM; checkpoint (\S+) written (after [^;]+);")
 
 

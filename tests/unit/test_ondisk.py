@@ -6,6 +6,7 @@ import pytest
 
 from samebits.core import fileio, hashing
 from samebits.provenance import ondisk, records
+from samebits.provenance.identity import identify
 
 
 @pytest.fixture
@@ -13,15 +14,8 @@ def step(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     fileio.write_npz("in.npz", {"x": np.arange(4)})
     fileio.write_npz("out.npz", {"y": np.ones(3)})
-    rec = records.make(
-        step="train",
-        experiment="e",
-        seed=0,
-        outputs={"weights": "out.npz"},
-        input_files={"split": "in.npz"},
-        params={},
-        determinism={},
-    )
+    step = identify(step="train", experiment="e", seed=0, input_files={"split": "in.npz"}, params={}, determinism={})
+    rec = records.make(step, outputs={"weights": "out.npz"})
     fileio.write_json("train.record.json", rec)
     return rec
 

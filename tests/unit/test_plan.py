@@ -1,12 +1,10 @@
 """The plan of a run: the configuration checked in-process with the messages a user sees, every
-default from the schema, the choices the schema and the code share, the rules' params, and
-what a run's start and end do (no TensorFlow, no Snakemake)."""
+default from the schema, the choices the schema and the code share, and the rules' params (no
+TensorFlow, no Snakemake). What a run's start and end do is tests/unit/test_lifecycle.py's."""
 
 from __future__ import annotations
 
 import copy
-import os
-import re
 import types
 
 import pytest
@@ -14,10 +12,10 @@ import yaml
 
 from samebits.config import schema
 from samebits.core import layout
-from samebits.core.errors import ConfigError, SamebitsError
-from samebits.ml import determinism, images, models, scaling, sources, training
+from samebits.core.errors import ConfigError
+from samebits.ml import compiling, determinism, images, models, scaling, sources
 from samebits.plan import Plan
-from tests.helpers import DELETE, DUPLICATE_KEY_YAML, REPO, SMALL_CONFIG, config_with
+from tests.helpers import DELETE, DUPLICATE_KEY_YAML, SMALL_CONFIG, config_with
 
 GOOD = SMALL_CONFIG
 _DELETE = DELETE
@@ -279,42 +277,13 @@ def test_the_schema_and_the_code_offer_the_same_choices():
     datasets = props["datasets"]["additionalProperties"]["properties"]
     assert datasets["task"]["oneOf"][1]["enum"] == list(sources.TASKS) == list(models.OUTPUTS)
     assert set(sources.BUNDLED.values()) <= set(sources.TASKS)
-    assert set(training.TASK_LOSSES) == set(training.TASK_METRICS) == set(sources.TASKS)
+    assert set(compiling.TASK_LOSSES) == set(compiling.TASK_METRICS) == set(sources.TASKS)
     types_ = [branch["properties"]["type"]["const"] for branch in experiment["model"]["oneOf"]]
     assert tuple(types_) == models.MODEL_TYPES
     assert schema.schema()["$defs"]["name"]["pattern"] == f"^{layout.NAME}$"
     datasets = schema.schema()["properties"]["datasets"]["additionalProperties"]["properties"]
     assert tuple(datasets["scale"]["enum"]) == scaling.SCALES
     assert tuple(datasets["image"]["properties"]["resize"]["enum"]) == images.RESIZE
-
-
-def test_config_readme_states_the_schemas_defaults():
-    """config/README.md's table of keys names each default as the schema declares it."""
-    rows = {}
-    for line in (REPO / "config" / "README.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        if line.startswith("| `") and len(cells) == 3:
-            rows[re.findall(r"`([^`]+)`", cells[0])[0]] = [
-                yaml.safe_load(v) for v in re.findall(r"`([^`]*)`", cells[2])
-            ]
-    plan = Plan.check(copy.deepcopy(GOOD))
-    mlp = plan.experiments["mlp"]
-    expected = {
-        "determinism.profile": [plan.profile],
-        "determinism.threads": [plan.threads],
-        "determinism.op_determinism": [plan.op_determinism],
-        "verify.rtol": [plan.rtol, plan.atol],
-        "lock": [plan.lock],
-        "datasets.<name>.label": [plan.datasets["digits"]["label"]],
-        "datasets.<name>.test_fraction": [plan.datasets["digits"]["test_fraction"]],
-        "experiments.<name>.train.batch_size": [mlp["train"]["batch_size"]],
-        "experiments.<name>.train.optimizer": [mlp["train"]["optimizer"]],
-        "experiments.<name>.train.learning_rate": [mlp["train"]["learning_rate"]],
-        "experiments.<name>.model.activation": [mlp["model"]["activation"]],
-        "experiments.<name>.model.dropout": [mlp["model"]["dropout"]],
-    }
-    for key, values in expected.items():
-        assert rows[key] == values, (key, rows[key], values)
 
 
 def test_params_are_complete_canonical_and_shared_between_seeds():
@@ -359,110 +328,3 @@ def test_the_users_code_files_are_inputs_of_the_steps_that_run_them(workdir):
     assert plan.init_inputs(w)["code"] == ["models/m.py"]
     assert plan.train_inputs(w)["code"] == ["models/loop.py", "models/loss.py"]
     assert "code" not in Plan.check(copy.deepcopy(GOOD)).train_inputs(w)
-
-
-def test_the_start_sets_the_process_environment(workdir, monkeypatch):
-    plan = Plan.check(copy.deepcopy(GOOD))
-    for key in plan.process_env():
-        monkeypatch.delenv(key, raising=False)
-    assert plan.start(main_process=False) == []
-    assert {k: os.environ[k] for k in plan.process_env()} == plan.process_env()
-
-
-def _verdict(status: str) -> None:
-    path = layout.verify.verdict
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as fh:
-        fh.write(f"{status}\nsamebits verify: the verdict\n")
-
-
-def _at_exit(monkeypatch) -> dict[str, list]:
-    """What a run's start registers to happen at its exit, by function name."""
-    registered: dict[str, list] = {}
-    monkeypatch.setattr("atexit.register", lambda f: registered.setdefault(f.__name__, []).append(f))
-    return registered
-
-
-def test_a_failed_verdict_is_set_aside_and_put_back_unless_the_run_replaced_it(workdir, monkeypatch):
-    registered = _at_exit(monkeypatch)
-    _verdict("failed")
-    plan = Plan.check(copy.deepcopy(GOOD))
-    plan.start(main_process=True)
-    assert not os.path.exists(layout.verify.verdict)  # so Snakemake runs verify again
-    (put_back,) = registered["_put_back"]
-    put_back()  # the run ended without verifying (a dry run, or a failure before verify)
-    assert open(layout.verify.verdict).readline() == "failed\n"
-    assert not os.path.exists(layout.SET_ASIDE)
-
-    registered.clear()
-    plan.start(main_process=True)
-    _verdict("passed")  # verify ran again
-    registered["_put_back"][0]()
-    assert open(layout.verify.verdict).readline() == "passed\n" and not os.path.exists(layout.SET_ASIDE)
-
-
-def test_a_passed_verdict_stays_where_it_is(workdir, monkeypatch):
-    registered = _at_exit(monkeypatch)
-    _verdict("passed")
-    Plan.check(copy.deepcopy(GOOD)).start(main_process=True)
-    assert open(layout.verify.verdict).readline() == "passed\n"
-    assert "_put_back" not in registered  # nothing to put back
-
-
-def test_a_run_whose_snakefile_does_not_call_the_handlers_says_so_at_exit(workdir, monkeypatch, capsys):
-    registered = _at_exit(monkeypatch)
-    plan = Plan.check(copy.deepcopy(GOOD))
-    plan.start(main_process=True)
-    (unannounced,) = registered["_unannounced"]
-    unannounced()  # this run did not verify: nothing to say
-    assert capsys.readouterr().err == ""
-    _verdict("failed")  # verify ran, and no onsuccess handler printed it
-    unannounced()
-    assert capsys.readouterr().err == (
-        "samebits: verification failed (results/verification.txt), but the run's Snakefile does not call "
-        "samebits' handlers, so the verdict was not shown and a failed verification did not fail the run; "
-        "add `onstart: samebits.onstart()` and `onsuccess: samebits.onsuccess()` to workflow/Snakefile "
-        "(README 'Use it in your paper's repository')\n"
-    )
-    with pytest.raises(SystemExit):
-        plan.finish()  # the handler ran
-    capsys.readouterr()
-    unannounced()
-    assert capsys.readouterr().err == ""
-
-
-def test_a_file_that_cannot_be_set_aside_is_a_clear_error(workdir, monkeypatch):
-    monkeypatch.setattr("atexit.register", lambda f: None)
-    _verdict("failed")
-    os.makedirs(os.path.dirname(layout.SET_ASIDE))
-    with open(layout.SET_ASIDE, "w") as fh:  # a file where the folder must go
-        fh.write("in the way")
-    monkeypatch.setattr("samebits.plan._drop_leftovers", lambda: None)
-    with pytest.raises(SamebitsError, match="cannot set results/verification.txt aside"):
-        Plan.check(copy.deepcopy(GOOD)).start(main_process=True)
-    assert open(layout.verify.verdict).readline() == "failed\n"
-
-
-def test_finish_prints_this_runs_verdict_and_fails_when_it_failed(workdir, capsys, monkeypatch):
-    _at_exit(monkeypatch)
-    plan = Plan.check(copy.deepcopy(GOOD))
-    plan.start(main_process=True)
-    _verdict("passed")
-    plan.finish()
-    assert capsys.readouterr().out == "samebits verify: the verdict\n"
-    _verdict("failed")
-    with pytest.raises(SystemExit) as info:
-        plan.finish()
-    assert info.value.code == 1
-    captured = capsys.readouterr()
-    assert captured.out == "samebits verify: the verdict\n"
-    assert f"samebits: verification failed; {plan.lock} was kept as it was" in captured.err
-
-
-def test_finish_says_nothing_of_an_earlier_runs_verdict(workdir, capsys):
-    _verdict("failed")
-    os.utime(layout.verify.verdict, (1, 1))
-    plan = Plan.check(copy.deepcopy(GOOD))
-    plan._started = 1_000_000.0  # this run started long after that verdict was written
-    plan.finish()
-    assert capsys.readouterr().out == ""

@@ -63,7 +63,7 @@ def test_check_library_names_both_versions_and_the_way_out(tmp_path):
 def test_the_workflow_is_a_module_and_the_clone_uses_it_as_one():
     module = (REPO / "workflow" / "Snakefile").read_text()
     assert "rule all:" in module and "default_target: True" in module
-    assert re.search(r"^onsuccess:\n    PLAN.finish\(\)", module, flags=re.M)
+    assert re.search(r"^onsuccess:\n    HOOKS.onsuccess\(\)", module, flags=re.M)
     clone = (REPO / "Snakefile").read_text()
     assert re.search(r'module samebits:\n    snakefile:\n        "workflow/Snakefile"', clone)
     assert "use rule * from samebits" in clone

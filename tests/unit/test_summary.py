@@ -8,6 +8,7 @@ from samebits.core import fileio
 from samebits.core.errors import RecordError
 from samebits.paper.summary import aggregate, summarize
 from samebits.provenance import records
+from samebits.provenance.identity import identify
 
 T975_DOF2 = 4.302652729749464  # Student's t, 97.5% quantile, 2 degrees of freedom (tables)
 
@@ -31,9 +32,8 @@ def evaluated(tmp_path, monkeypatch):
         for seed, acc in enumerate(accs):
             m = f"{exp}{seed}.metrics.json"
             fileio.write_json(m, {"accuracy": acc, "loss": 1 - acc, "macro_f1": acc - 0.01, "n": 10})
-            rec = records.make(
-                step="evaluate", experiment=exp, seed=seed, outputs={"metrics": m}, params={}, determinism={}
-            )
+            step = identify(step="evaluate", experiment=exp, seed=seed, params={}, determinism={})
+            rec = records.make(step, outputs={"metrics": m})
             fileio.write_json(f"{exp}{seed}.record.json", rec)
             paths.append(f"{exp}{seed}.record.json")
     return paths
@@ -69,9 +69,8 @@ def _evaluate_records(runs: dict[str, list[dict]]) -> list[str]:
         for seed, metrics in enumerate(seeds):
             m = f"{exp}{seed}.metrics.json"
             fileio.write_json(m, metrics)
-            rec = records.make(
-                step="evaluate", experiment=exp, seed=seed, outputs={"metrics": m}, params={}, determinism={}
-            )
+            step = identify(step="evaluate", experiment=exp, seed=seed, params={}, determinism={})
+            rec = records.make(step, outputs={"metrics": m})
             fileio.write_json(f"{exp}{seed}.record.json", rec)
             paths.append(f"{exp}{seed}.record.json")
     return paths

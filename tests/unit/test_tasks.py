@@ -10,7 +10,8 @@ keras = pytest.importorskip("keras")
 
 from samebits.core.errors import ConfigError  # noqa: E402
 from samebits.core.seeds import SeedSource  # noqa: E402
-from samebits.ml import models, resume, training  # noqa: E402
+from samebits.ml import compiling, models, resume, trainer  # noqa: E402
+from samebits.ml.checkpointing import Checkpointer, EpochLog  # noqa: E402
 
 MLP = {"type": "mlp", "hidden": [4], "activation": "relu", "dropout": 0.0, "augment": {}}
 
@@ -66,7 +67,7 @@ def test_an_output_unfit_for_the_task_names_both(task, n, units, activation, mes
 def test_the_built_in_models_end_in_the_tasks_output(task, units):
     net = models.build(MLP, (3,), 5 if task == "multiclass" else 2, SeedSource(0), task=task)
     assert models.output_units(net)[0] == units
-    assert training.default_loss(task, units) in (
+    assert compiling.default_loss(task, units) in (
         "sparse_categorical_crossentropy",
         "binary_crossentropy",
         "mean_squared_error",
@@ -79,30 +80,30 @@ def test_a_value_keras_refuses_is_a_config_error_naming_the_key():
         match=r"experiments.mlp.train.optimizer: SGD\(learning_rate=0.1, momentum='fast'\) was refused by Keras: "
         r"`momentum` must be",
     ):
-        training.build_optimizer(
+        compiling.build_optimizer(
             {"name": "SGD", "momentum": "fast"}, learning_rate=0.1, schedule=None, where="experiments.mlp.train"
         )
 
 
 def test_balanced_class_weights_follow_scikit_learns_rule():
     y = np.array([0, 0, 0, 1])
-    assert training.class_weights("balanced", y, task="binary", n_classes=2, where="t") == {0: 4 / 6, 1: 2.0}
+    assert compiling.class_weights("balanced", y, task="binary", n_classes=2, where="t") == {0: 4 / 6, 1: 2.0}
     with pytest.raises(ConfigError, match="key '7' is not a class index; accepted: 0 to 1"):
-        training.class_weights({"7": 2.0}, y, task="binary", n_classes=2, where="t")
+        compiling.class_weights({"7": 2.0}, y, task="binary", n_classes=2, where="t")
 
 
 def test_a_loss_of_ones_own_is_imported_from_its_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "losses.py").write_text("def half_mse(y_true, y_pred):\n    return ((y_true - y_pred) ** 2) / 2\n")
-    loss, name = training.build_loss("losses.py:half_mse", task="regression", units=1, where="t", as_object=False)
+    loss, name = compiling.build_loss("losses.py:half_mse", task="regression", units=1, where="t", as_object=False)
     assert name == "losses.py:half_mse" and loss.__name__ == "half_mse"
     with pytest.raises(ConfigError, match=r"t.loss 'losses.py:nope': losses.py has no function 'nope'"):
-        training.build_loss("losses.py:nope", task="regression", units=1, where="t", as_object=False)
+        compiling.build_loss("losses.py:nope", task="regression", units=1, where="t", as_object=False)
 
 
 def test_a_trainer_must_end_its_epochs_in_order(tmp_path):
-    epochs = training.Epochs(_model(2, "softmax"), experiment="e", seed=0, epochs=3)
-    ctx = training.TrainContext(
+    epochs = EpochLog(_model(2, "softmax"), experiment="e", seed=0, epochs=3)
+    ctx = trainer.TrainContext(
         model=epochs.model,
         x=np.zeros((5, 3), np.float32),
         y=np.zeros(5, np.int64),
@@ -116,7 +117,7 @@ def test_a_trainer_must_end_its_epochs_in_order(tmp_path):
         seeds=SeedSource(0),
         class_weight=None,
         _orders=np.array([[4, 3, 2, 1, 0]] * 3),
-        _run=training.Run(
+        _checkpointer=Checkpointer(
             model=epochs.model,
             optimizer=None,
             callbacks=[],
@@ -129,8 +130,8 @@ def test_a_trainer_must_end_its_epochs_in_order(tmp_path):
     )
     assert [len(x) for x, _ in ctx.batches(0)] == [2, 2, 1]
     with pytest.raises(ConfigError, match=r"returned without calling ctx.epoch_end\(epoch, logs\)"):
-        training.run_trainer(lambda c: None, ctx, "loop.py:train")
+        trainer.run_trainer(lambda c: None, ctx, "loop.py:train")
     with pytest.raises(ConfigError, match=r"epoch_end\(1\) after 0 epoch\(s\)"):
         ctx.epoch_end(1, {"loss": 1.0})
     ctx.epoch_end(0, {"loss": 1.0})
-    assert epochs.history == {"loss": [1.0]} and len(epochs.weights) == 1
+    assert epochs.history == {"loss": [1.0]} and len(epochs.checksums) == 1

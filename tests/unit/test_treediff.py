@@ -15,6 +15,7 @@ from samebits.core import fileio
 from samebits.core.errors import SamebitsError
 from samebits.diagnostics.treediff import diff_trees, format_table
 from samebits.provenance import records
+from samebits.provenance.identity import identify
 
 F32 = np.float32
 EPOCHS = ["sha256:e1", "sha256:e2", "sha256:e3", "sha256:e4"]
@@ -63,16 +64,8 @@ def build(root: Path, *, weights=None, metrics=None, epochs=None, drop=()) -> Pa
         for step, experiment, where, outputs, trace in steps:
             if f"{step}/{experiment}/seed=0" in drop:
                 continue
-            rec = records.make(
-                step=step,
-                experiment=experiment,
-                seed=0,
-                outputs=outputs,
-                inputs={},
-                params={},
-                determinism={},
-                trace=trace,
-            )
+            identity = identify(step=step, experiment=experiment, seed=0, inputs={}, params={}, determinism={})
+            rec = records.make(identity, outputs=outputs, trace=trace)
             fileio.write_json(where / f"{step}.record.json", rec)
     return root / "results"
 

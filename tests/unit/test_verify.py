@@ -11,8 +11,8 @@ import pytest
 from samebits.core import fileio
 from samebits.core.differences import deep_diff
 from samebits.core.errors import LockError, RecordError, SamebitsError
+from samebits.provenance import identity, records, render
 from samebits.provenance import lock as lockmod
-from samebits.provenance import records, render
 from samebits.provenance.compare import classify
 from samebits.provenance.verify import accept, verify
 
@@ -22,15 +22,16 @@ TOL = {"rtol": 1e-5, "atol": 1e-8}
 def _record(tmp_path, name="train", value=1.0, epochs=5, **over):
     out = tmp_path / f"{name}-{value}.npz"
     fileio.write_npz(out, {"w": np.full((2, 2), value, dtype=np.float32)})
-    rec = records.make(
+    step = identity.identify(
         step="train",
         experiment="mlp",
         seed=0,
-        outputs={"weights": out},
         inputs={"split": "sha256:" + "1" * 64},
         params={"epochs": epochs},
         determinism={"intra_op_threads": 1},
-        trace={"epoch_weights": ["sha256:a", "sha256:b", f"sha256:{value}"]},
+    )
+    rec = records.make(
+        step, outputs={"weights": out}, trace={"epoch_weights": ["sha256:a", "sha256:b", f"sha256:{value}"]}
     )
     rec.update(over)
     return records.seal(rec)
@@ -112,7 +113,7 @@ def test_verify_never_writes_the_lock_when_a_step_diverged(tmp_path):
     # one step diverges, another is new: nothing at all is written
     diverged = _write_record(tmp_path, _record(tmp_path, value=3.0), "a")
     other = _record(tmp_path, value=4.0)
-    other["id"] = records.step_id("train", "cnn", 0)
+    other["id"] = identity.step_id("train", "cnn", 0)
     new = _write_record(tmp_path, records.seal(other), "b")
     result = verify([diverged, new], lock_path, **TOL)
     assert not result.ok

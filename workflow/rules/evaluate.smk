@@ -9,9 +9,7 @@ rule evaluate:
         layout.evaluate.log,
     benchmark:
         layout.evaluate.benchmark
-    # finish chains before starting new ones: with --cores N the last jobs are
-    # not one chain's train and evaluate, one after the other on one core
-    priority: 3
+    priority: CHAIN_PRIORITY["evaluate"]
     conda:
         "../envs/samebits.yaml"
     threads: PLAN.threads

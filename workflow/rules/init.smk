@@ -9,9 +9,7 @@ rule init:
         layout.init.log,
     benchmark:
         layout.init.benchmark
-    # finish chains before starting new ones: with --cores N the last jobs are
-    # not one chain's train and evaluate, one after the other on one core
-    priority: 1
+    priority: CHAIN_PRIORITY["init"]
     conda:
         "../envs/samebits.yaml"
     threads: PLAN.threads

@@ -10,9 +10,7 @@ rule train:
         layout.train.log,
     benchmark:
         layout.train.benchmark
-    # finish chains before starting new ones: with --cores N the last jobs are
-    # not one chain's train and evaluate, one after the other on one core
-    priority: 2
+    priority: CHAIN_PRIORITY["train"]
     conda:
         "../envs/samebits.yaml"
     threads: PLAN.threads

@@ -1,7 +1,7 @@
 # The lock is read and written by path, never declared: Snakemake deletes declared outputs
 # before a job runs and reruns a job whose declared input is newer. verify writes its verdict
 # and reports whether it passes or not; the run prints the verdict at its end and fails when
-# it failed (Snakefile: onsuccess), and the next run verifies again (samebits.plan).
+# it failed (Snakefile: onsuccess), and the next run verifies again (samebits.lifecycle).
 rule verify:
     input:
         records=PLAN.all_records,

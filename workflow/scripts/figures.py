@@ -1,10 +1,10 @@
-"""Snakemake adapter of the figures step (logic: samebits.paper.figures.figures). No TensorFlow."""
+"""Snakemake adapter of the figures step (logic: samebits.paper.figures.figures). No TensorFlow.
+What an adapter does and why: samebits.core.logs."""
 
 from samebits.core.logs import finish, step_logging
 from samebits.paper.figures import figures
 
-sm = snakemake  # noqa: F821 (snakemake is injected)
-ran = __real_file__  # noqa: F821 (Snakemake's preamble, then this file: records hash the file's part)
+sm, ran = snakemake, __real_file__  # noqa: F821
 with step_logging(sm.log[0]):
     o = sm.output
     seeds = sm.params.step["seeds"]
@@ -20,4 +20,4 @@ with step_logging(sm.log[0]):
         experiment=sm.params.step["experiment"],
         script=ran,
     )
-finish()  # outputs are durable (fsynced); skip the interpreter's teardown
+finish()

@@ -32,7 +32,7 @@ from typing import Any
 from ..core import fileio
 from ..core.errors import SamebitsError
 from ..core.layout import CONFIG_CACHE
-from ..ml.models import is_builder_file, parse_builder
+from ..core.usercode import CodeRef
 
 __all__ = ["PATH", "key", "load", "store"]
 
@@ -62,10 +62,10 @@ def _builder_files(config: dict[str, Any]) -> list[str] | None:
     """The builder files the experiments and grids name; ``None`` if one is named by module."""
     files = []
     for model in _find_builders([config.get("experiments"), config.get("grids")]):
-        module, _func = parse_builder(str(model["builder"]))
-        if not is_builder_file(module):
+        file = CodeRef.parse(str(model["builder"])).workflow_file
+        if file is None:
             return None
-        files.append(module)
+        files.append(file)
     return sorted(set(files))
 
 

@@ -12,14 +12,17 @@ from typing import Any
 import yaml
 
 from ..core.errors import ConfigError, DataError
-from ..core.folders import is_folder
+from ..core.usercode import CodeRef
 from ..ml import keras_api, models, sources
 from . import grids
 
 __all__ = ["check_config", "check_duplicate_keys", "read_yaml"]
 
 
-class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when there: 5x faster
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when there: 5x faster
+
+
+class _StrictLoader(_Loader):  # type: ignore[valid-type,misc]  # (a base chosen at import time)
     """A YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
 
 
@@ -74,7 +77,7 @@ def check_config(config: dict[str, Any]) -> None:
     between sections, Keras names and options (:mod:`samebits.ml.keras_api`), and
     custom builders, trainers and losses (checked without importing them). Messages name
     the field (``experiments.mlp.model.type``); the caller adds the file."""
-    datasets = config.get("datasets") if isinstance(config.get("datasets"), dict) else {}
+    datasets: dict[str, Any] = config["datasets"] if isinstance(config.get("datasets"), dict) else {}
     for name, spec in datasets.items():
         source = _get(spec, "source")
         if isinstance(source, str):
@@ -85,12 +88,12 @@ def check_config(config: dict[str, Any]) -> None:
             image = spec.get("image") if isinstance(spec, dict) else None
             set_keys = [k for k in ("size", "channels") if isinstance(image, dict) and image.get(k) is not None]
             # (a configuration with its defaults filled in, as audit writes it, has image: {} filled)
-            if set_keys and (source in sources.BUNDLED or not is_folder(source)):
+            if set_keys and not sources.is_image_folder(source):
                 raise ConfigError(
                     f"datasets.{name}.image.{set_keys[0]} applies to image folders only; source {source!r} is not "
                     "a folder (a folder's path ends with /)"
                 )
-    experiments = config.get("experiments") if isinstance(config.get("experiments"), dict) else {}
+    experiments: dict[str, Any] = config["experiments"] if isinstance(config.get("experiments"), dict) else {}
     try:
         experiments = grids.expand(experiments, config.get("grids") or {})
     except (KeyError, TypeError):
@@ -106,12 +109,14 @@ def check_config(config: dict[str, Any]) -> None:
                 f"experiments.{name}.dataset {dataset!r} is not one of datasets: {', '.join(sorted(datasets))}"
             )
         if kind == "custom" and isinstance(_get(exp, "model", "builder"), str):
-            models.check_builder(exp["model"]["builder"], f"experiments.{name}.model.builder")
+            where = f"experiments.{name}.model.builder"
+            CodeRef.parse(exp["model"]["builder"], where).check(where)
         train = _get(exp, "train")
         if isinstance(train, dict):
             keras_api.check(train, f"experiments.{name}.train")
             trainer, loss = train.get("trainer"), train.get("loss")
             if isinstance(trainer, str):
-                models.check_builder(trainer, f"experiments.{name}.train.trainer")
-            if isinstance(loss, str) and keras_api.is_reference(loss):
-                models.check_builder(loss, f"experiments.{name}.train.loss")
+                where = f"experiments.{name}.train.trainer"
+                CodeRef.parse(trainer, where).check(where)
+            if (ref := CodeRef.named(loss, f"experiments.{name}.train.loss")) is not None:
+                ref.check(f"experiments.{name}.train.loss")

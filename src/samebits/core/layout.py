@@ -67,7 +67,7 @@ CONFIG_FILE = "config/config.yaml"
 
 #: samebits' caches beside Snakemake's (delete at will: anything not found there is checked
 #: in full): the stat index of records found matching their files, the checked
-#: configuration, and the files a run set aside until it ends (see samebits.plan).
+#: configuration, and the files a run set aside until it ends (see samebits.lifecycle).
 CACHE_DIR = ".snakemake/samebits"
 RECORD_INDEX = f"{CACHE_DIR}/ondisk-index.json"
 CONFIG_CACHE = f"{CACHE_DIR}/config-cache.json"

@@ -3,6 +3,14 @@
 :func:`step_logging` sends Python logging, ``print`` and even TensorFlow's C++ messages
 (file descriptors 1 and 2) to the log file, and turns a :class:`SamebitsError` into a
 one-line message on the console, without a traceback, and exit status 1.
+
+Every step's script (``workflow/scripts/*.py``) is an adapter of the same shape: it takes
+``snakemake`` and ``__real_file__``, the names Snakemake injects into a script (hence their
+``noqa: F821``: ruff cannot see them); calls one samebits function inside
+:func:`step_logging`, with ``script=__real_file__`` where the step writes a record, since
+that is the copy Snakemake ran, its preamble then the script's own source, whose part after
+the preamble the record hashes (:func:`samebits.provenance.identity.script_source`); and
+ends with :func:`finish`.
 """
 
 from __future__ import annotations

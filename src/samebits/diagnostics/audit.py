@@ -28,9 +28,11 @@ from typing import Any
 
 from ..core import layout
 from ..core.errors import SamebitsError
-from ..ml import determinism, models, sources
+from ..core.usercode import CodeRef
+from ..ml import determinism, sources
 from ..plan import Plan
 from ..provenance import records
+from ..provenance.identity import step_id
 
 __all__ = ["HARMLESS_ASPECTS", "audit", "format_report"]
 
@@ -125,7 +127,7 @@ def audit(
         plan = Plan.load(config_path)
     reduced, experiment, seed, dataset = _reduce(plan, experiment, seed, root)
     chain = layout.CHAIN_STEPS
-    step_ids = [records.step_id(chain[0], dataset, seed)] + [records.step_id(s, experiment, seed) for s in chain[1:]]
+    step_ids = [step_id(chain[0], dataset, seed)] + [step_id(s, experiment, seed) for s in chain[1:]]
     paths = [layout.record(chain[0], dataset=dataset, seed=seed)]
     paths += [layout.record(step, experiment=experiment, seed=seed) for step in chain[1:]]
     base_env = _reference_env()
@@ -266,7 +268,7 @@ def _reduce(plan: Plan, experiment: str | None, seed: int | None, root: Path):
         exp["model"] = {**exp["model"], "builder": _code(exp["model"]["builder"], root)}
     train = dict(exp["train"])
     for key in ("trainer", "loss"):  # the user's own training loop and loss, where named
-        if isinstance(train[key], str) and ":" in train[key]:
+        if CodeRef.is_reference(train[key]):
             train[key] = _code(train[key], root)
     exp["train"] = train
     reduced = {k: v for k, v in plan.config.items() if k not in ("seeds", "datasets", "experiments", "grids")}
@@ -278,8 +280,8 @@ def _reduce(plan: Plan, experiment: str | None, seed: int | None, root: Path):
 
 def _code(ref: str, root: Path) -> str:
     """A ``file.py:function`` reference of the user's code as the scratch copy can open it."""
-    module, func = models.parse_builder(ref)
-    return f"{_resolvable(module, root, ('.py',))}:{func}"
+    code = CodeRef.parse(ref)
+    return str(code.relocated(_resolvable(code.module, root, (".py",))))
 
 
 def _resolvable(path: str, root: Path, suffixes: tuple[str, ...]) -> str:
@@ -384,7 +386,7 @@ def _variation(name, kind, varied, run, *, aspects=None) -> dict[str, Any]:
 
 def _outputs(run_dir: Path, paths: list[str]) -> list[dict[str, str] | None]:
     """Per step, ``{output name: sha256}`` of its record, or None where there is no readable record."""
-    found = []
+    found: list[dict[str, str] | None] = []
     for rel in paths:
         try:
             rec = records.read(run_dir / rel)
@@ -397,14 +399,14 @@ def _outputs(run_dir: Path, paths: list[str]) -> list[dict[str, str] | None]:
 
 def _compare(step_ids, reference, other) -> dict[str, Any]:
     steps, differs = {}, []
-    for step_id, ref, out in zip(step_ids, reference, other, strict=True):
+    for sid, ref, out in zip(step_ids, reference, other, strict=True):
         if out is None:
-            steps[step_id] = "missing"
+            steps[sid] = "missing"
             continue
         names = [n for n in ref if ref[n] != out.get(n)] + [n for n in out if n not in ref]
-        steps[step_id] = "different" if names else "identical"
+        steps[sid] = "different" if names else "identical"
         if names:
-            differs.append(f"{step_id}: {', '.join(names)}")
+            differs.append(f"{sid}: {', '.join(names)}")
     return {"steps": steps, "differs": differs}
 
 

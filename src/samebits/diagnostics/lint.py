@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ConfigError
-from ..core.folders import is_folder
 from ..core.seeds import SeedSource
-from ..ml import data, determinism, images, keras_api, models, sources, training
+from ..core.usercode import CodeRef
+from ..ml import compiling, data, determinism, images, keras_api, models, sources
 from ..plan import Plan
 from . import portable_ops
 
@@ -113,7 +113,7 @@ def _input_of(name: str, spec: dict[str, Any]) -> tuple[tuple[int, ...], int, st
     """A data set's feature shape, classes and task: an image folder's from its listing and
     first image (lint decodes no folder, and writes no pixel cache), others' as loaded."""
     source = spec["source"]
-    if source not in sources.BUNDLED and is_folder(source):
+    if sources.is_image_folder(source):
         shape, classes = images.peek(source, spec.get("image"))
         return shape, len(classes), spec.get("task") or ("binary" if len(classes) == 2 else "multiclass")
     ds = data.load(name, source, label=spec["label"], task=spec.get("task"))
@@ -152,14 +152,14 @@ def experiment_pieces(model, train: dict[str, Any], *, task: str, where: str) ->
                 add("activation", name, layer.name)
     units, _ = models.output_units(model)
     loss = train.get("loss")
-    name = loss_name(training.default_loss(task, units) if loss is None else loss, where=f"{where}.loss")
+    name = loss_name(compiling.default_loss(task, units) if loss is None else loss, where=f"{where}.loss")
     add("loss", name)
     if loss is None:
         found[("loss", name)]["default_for"] = task
     add("optimizer", keras_api.resolve("optimizer", train.get("optimizer", "adam"), f"{where}.optimizer")[0])
     if train.get("schedule") is not None:
         add("schedule", keras_api.resolve("schedule", train["schedule"], f"{where}.schedule")[0])
-    for metric in training.metric_names(train.get("metrics"), task):
+    for metric in compiling.metric_names(train.get("metrics"), task):
         add("metric", metric_name(metric))
     if train.get("trainer") is not None:
         add("trainer", str(train["trainer"]))
@@ -170,7 +170,7 @@ def loss_name(loss: Any, *, where: str) -> str:
     """The Keras class of a loss spec (``mse`` -> ``MeanSquaredError``), or the user's
     ``file.py:function`` as it is."""
     name = keras_api.spec_name(loss)
-    if name is not None and keras_api.is_reference(name):
+    if name is not None and CodeRef.is_reference(name):
         return name
     try:
         return keras_api.resolve("loss", loss, where)[0]
@@ -205,7 +205,7 @@ def describe(piece: dict[str, Any]) -> str:
     """How a message names a piece: ``layer LSTM (layer 'lstm')``, ``activation 'swish'
     (layer 'dense_1')``, ``loss Huber``, ``your loss losses.py:smooth``."""
     kind, name, where = piece["kind"], piece["name"], piece["where"]
-    if kind in ("loss", "trainer") and keras_api.is_reference(name):
+    if kind in ("loss", "trainer") and CodeRef.is_reference(name):
         text = f"your {kind} {name}"
     elif kind == "activation":
         text = f"activation {name!r}"

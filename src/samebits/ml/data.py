@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import DataError
-from ..core.folders import is_folder
 from ..core.hashing import hash_arrays
-from .sources import BUNDLED, check_source
+from .sources import BUNDLED, check_source, is_image_folder
 
 __all__ = [
     "Dataset",
@@ -62,8 +61,9 @@ _BUNDLED_FILES = {
     "iris": "iris.csv",
     "wine": "wine_data.csv",
     "breast_cancer": "breast_cancer.csv",
-    "diabetes": ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz"),
 }
+#: The two files ``load_diabetes(scaled=False)`` reads: the features, the targets.
+_DIABETES_FILES = ("diabetes_data_raw.csv.gz", "diabetes_target.csv.gz")
 
 
 def _sklearn_data_file(name: str, file: str | None = None) -> Path:
@@ -84,7 +84,7 @@ def _read_bundled(name: str) -> tuple[np.ndarray, np.ndarray]:
     import gzip
 
     if name == "diabetes":  # load_diabetes(scaled=False): two space-separated files
-        data_file, target_file = _BUNDLED_FILES[name]
+        data_file, target_file = _DIABETES_FILES
         with gzip.open(_sklearn_data_file(name, data_file), "rt", encoding="utf-8") as fh:
             x = np.loadtxt(fh)
         with gzip.open(_sklearn_data_file(name, target_file), "rt", encoding="utf-8") as fh:
@@ -203,7 +203,7 @@ def load(
         An image folder's decode settings (``size``, ``channels``, ``resize``).
     """
     check_source(name, source)
-    if source not in BUNDLED and is_folder(source):
+    if is_image_folder(source):
         return _image_folder(name, source, task=task, image=image)
     if source in BUNDLED:
         raw_x, raw_y, x = _bundled(source)

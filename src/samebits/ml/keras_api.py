@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ConfigError
+from ..core.usercode import CodeRef
 
 __all__ = ["KINDS", "api", "check", "resolve", "spec_name"]
 
@@ -53,11 +54,6 @@ def spec_name(value: Any) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("name"), str):
         return value["name"]
     return None
-
-
-def is_reference(name: str) -> bool:
-    """Whether a name is the user's own code, ``file.py:function`` or ``module:function``."""
-    return ":" in name
 
 
 def resolve(kind: str, value: Any, where: str) -> tuple[str, dict[str, Any]]:
@@ -97,7 +93,7 @@ def check(train: dict[str, Any], where: str) -> None:
         resolve("schedule", train["schedule"], f"{where}.schedule")
     loss = train.get("loss")
     name = spec_name(loss)
-    if name is not None and not is_reference(name):
+    if name is not None and not CodeRef.is_reference(name):
         if isinstance(loss, str) and loss in api()["loss_names"]:
             pass  # compile() takes it as it is
         else:

@@ -8,10 +8,12 @@ process built before. Seeds are derived by name from the experiment's master see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import ConfigError
 from ..core.seeds import SeedSource
+from ..core.usercode import CodeRef
 
 __all__ = [
     "BUILDERS",
@@ -22,12 +24,7 @@ __all__ = [
     "build",
     "check_output",
     "output_units",
-    "builder_file",
-    "check_builder",
-    "is_builder_file",
-    "load_builder",
     "model_layers",
-    "parse_builder",
 ]
 
 
@@ -138,110 +135,9 @@ def build_cnn(
 
 
 #: The built-in model types; their keys and defaults are in the config schema.
-BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
+BUILDERS: dict[str, Callable[..., Any]] = {"mlp": build_mlp, "cnn": build_cnn}
 #: Every ``model.type`` the config accepts.
 MODEL_TYPES = (*BUILDERS, "custom")
-
-
-def parse_builder(ref: str, where: str = "model.builder") -> tuple[str, str]:
-    """``(module or file, function)`` of a builder reference ``module:function`` or
-    ``path/file.py:function``; :class:`ConfigError` naming ``where`` if it is neither."""
-    module_name, sep, func_name = str(ref).rpartition(":")
-    if not sep or not module_name or not func_name:
-        raise ConfigError(f"{where} {ref!r} must look like 'module:function' or 'path/file.py:function'")
-    return module_name, func_name
-
-
-def is_builder_file(module_name: str) -> bool:
-    """Whether the module part of a builder reference is a file path (else an importable module)."""
-    return module_name.endswith(".py")
-
-
-def load_builder(ref: str, where: str = "model.builder"):
-    """Import the user's function named ``module:function`` or ``path/to/file.py:function``
-    (a model builder, a trainer or a loss; ``where`` names the key in messages).
-
-    The user's code is code by design: it runs with the workflow's rights. It is loaded
-    from the given file or an importable module; nothing is added to ``sys.path``.
-    """
-    import importlib
-    import importlib.util
-    from pathlib import Path
-
-    module_name, func_name = parse_builder(ref, where)
-    try:
-        if is_builder_file(module_name):
-            path = Path(module_name)
-            if not path.is_file():
-                raise ConfigError(f"{where} {ref!r}: file {module_name} does not exist")
-            name = "samebits_builder_" + path.stem
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            import sys
-
-            sys.modules[name] = module  # Keras' registry and pickling look modules up by name
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(module_name)
-    except ConfigError:
-        raise
-    except Exception as exc:  # noqa: BLE001 (any import failure is the user's module's)
-        raise ConfigError(f"{where} {ref!r} cannot be imported: {type(exc).__name__}: {exc}") from None
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise ConfigError(f"{where} {ref!r}: {module_name} has no function {func_name!r}")
-    return func
-
-
-def check_builder(ref: str, where: str) -> None:
-    """Check, without importing anything, that a builder reference can be loaded.
-
-    For ``path/file.py:function`` the file must exist and define the function at its top
-    level; for ``module:function`` the module must be findable. Importing happens only in
-    the init step (it may import TensorFlow); this check runs before any job.
-    """
-    import ast
-    import importlib.util
-    from pathlib import Path
-
-    module_name, func_name = parse_builder(ref, where)
-    if is_builder_file(module_name):
-        path = Path(module_name)
-        if not path.is_file():
-            raise ConfigError(f"{where} {ref!r}: file {module_name} does not exist")
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        except SyntaxError as exc:
-            raise ConfigError(
-                f"{where} {ref!r} cannot be imported: {module_name} line {exc.lineno}: {exc.msg}"
-            ) from None
-        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
-        names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
-        names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
-        if func_name not in names:
-            raise ConfigError(f"{where} {ref!r}: {module_name} has no function {func_name!r}")
-        return
-    try:
-        found = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError) as exc:
-        found, reason = None, str(exc)
-    else:
-        reason = "no such module on the Python path"
-    if found is None:
-        raise ConfigError(f"{where} {ref!r} cannot be imported: {module_name}: {reason}")
-
-
-def builder_file(ref: str | None) -> str | None:
-    """The source file of a custom builder (its hash goes into the record's code section)."""
-    if ref is None:
-        return None
-    import importlib.util
-
-    module_name, _ = parse_builder(ref)
-    if is_builder_file(module_name):
-        return module_name
-    found = importlib.util.find_spec(module_name)
-    return found.origin if found is not None else None
 
 
 def build(spec: dict[str, Any], input_shape, n_classes: int, seeds: SeedSource, *, task: str):
@@ -257,7 +153,7 @@ def build(spec: dict[str, Any], input_shape, n_classes: int, seeds: SeedSource, 
     kind = spec.pop("type", None)
     if kind == "custom":
         ref = spec.pop("builder", None)
-        func = load_builder(str(ref))
+        func = CodeRef.parse(str(ref)).load()
         model = func(tuple(input_shape), n_classes, seeds, **spec.pop("options", {}))
         import keras
 

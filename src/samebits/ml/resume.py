@@ -187,7 +187,7 @@ def rng_state() -> dict[str, Any]:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "python": [version, list(internal), gauss],
-        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "numpy": [kind, np.asarray(keys).tolist(), int(pos), int(has_gauss), float(cached)],
     }
 
 
@@ -280,7 +280,7 @@ class Store:
         arrays = {**ckpt.arrays, "meta": np.asarray(json.dumps(meta, sort_keys=True))}
         with fileio.atomic_path(dest) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, **{k: arrays[k] for k in sorted(arrays)})
+                np.savez(fh, **{k: arrays[k] for k in sorted(arrays)})  # type: ignore[arg-type]  # (NumPy's stub)
             if self.failpoint == f"checkpoint-write@{ckpt.epoch}" and ckpt.batch == 0:
                 with open(tmp, "r+b") as fh:
                     fh.truncate(os.path.getsize(tmp) // 2)
@@ -322,7 +322,7 @@ class Signals:
 
     def __init__(self) -> None:
         self.signal: int | None = None
-        self._saved: dict[int, Any] = {}
+        self._saved: dict[signal.Signals, Any] = {}
 
     def _handle(self, signum, frame) -> None:
         if self.signal is None:
@@ -357,7 +357,8 @@ class Clock:
         self.last = time.monotonic()
 
     def epoch_due(self, epochs_done: int) -> bool:
-        return bool(self.every_epochs) and epochs_done % self.every_epochs == 0 or self._minutes_due()
+        every = self.every_epochs
+        return (every is not None and every > 0 and epochs_done % every == 0) or self._minutes_due()
 
     def batch_due(self) -> bool:
         return self._minutes_due()

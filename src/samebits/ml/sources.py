@@ -10,7 +10,7 @@ from pathlib import Path
 from ..core.errors import DataError
 from ..core.folders import is_folder
 
-__all__ = ["BUNDLED", "FILE_SUFFIXES", "TASKS", "check_source", "data_files"]
+__all__ = ["BUNDLED", "FILE_SUFFIXES", "TASKS", "check_source", "data_files", "is_image_folder"]
 
 #: Data sets that ship with scikit-learn (no download), by their task.
 BUNDLED = {
@@ -28,10 +28,16 @@ TASKS = ("multiclass", "binary", "regression")
 FILE_SUFFIXES = (".csv", ".npz")
 
 
+def is_image_folder(source: str) -> bool:
+    """Whether a data set's ``source`` is an image folder: not a bundled set's name, and a
+    path ending with ``/`` or an existing folder."""
+    return source not in BUNDLED and is_folder(source)
+
+
 def check_source(name: str, source: str) -> None:
     """Raise :class:`DataError` unless ``source`` is a bundled set, a data file's path or an
     image folder (a path ending with ``/``, or an existing folder)."""
-    if source in BUNDLED or Path(source).suffix.lower() in FILE_SUFFIXES or is_folder(source):
+    if source in BUNDLED or Path(source).suffix.lower() in FILE_SUFFIXES or is_image_folder(source):
         return
     raise DataError(
         f"datasets.{name}.source {source!r} is neither a bundled set ({', '.join(BUNDLED)}), "
@@ -42,8 +48,8 @@ def check_source(name: str, source: str) -> None:
 def data_files(source: str) -> list[str]:
     """The files a source is read from: ``[source]`` for a data file, the folder (without a
     trailing ``/``) for an image folder, none for a bundled set."""
+    if is_image_folder(source):
+        return [source.rstrip("/") or "/"]
     if source in BUNDLED:
         return []
-    if is_folder(source):
-        return [source.rstrip("/") or "/"]
     return [source] if Path(source).suffix.lower() in FILE_SUFFIXES else []

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from ..core.usercode import CodeRef
 
 __all__ = ["load_architecture", "named_variables", "read_npz", "set_weights", "weights_of"]
 
@@ -24,10 +27,10 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def named_variables(model) -> dict[str, object]:
+def named_variables(model) -> dict[str, Any]:
     """Every weight of ``model`` by its place in it (see the module's text), in Keras' order
     within each layer, layers in the model's order."""
-    found: dict[str, object] = {}
+    found: dict[str, Any] = {}
     seen: set[int] = set()
 
     def walk(layer, prefix: str) -> None:
@@ -72,9 +75,7 @@ def load_architecture(model_json: str | Path, builder: str | None):
     import keras
 
     if builder is not None:
-        from .models import load_builder
-
-        load_builder(builder)
+        CodeRef.parse(builder).load()
     text = Path(model_json).read_text(encoding="utf-8")
     # Safe mode: only registered layer classes, never the Python code of a Lambda layer.
     return keras.saving.deserialize_keras_object(json.loads(text), safe_mode=True)

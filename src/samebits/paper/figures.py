@@ -23,6 +23,7 @@ from ..core import fileio
 from ..core.errors import RecordError
 from ..core.layout import task_of
 from ..provenance import records
+from ..provenance.identity import identify
 
 __all__ = ["figure_of_test_set", "figures", "first_metric", "learning_curves", "roc_points"]
 
@@ -81,11 +82,11 @@ def _curves_panel(ax, histories: dict[int, dict[str, Any]], key: str, label: str
     lines = {}
     if len({len(c) for c in curves}) == 1:
         # every seed ran as many epochs: the default run's case, whose figure's bytes the lock holds
-        curves = np.array(curves, dtype=np.float64)
-        epochs = np.arange(1, curves.shape[1] + 1)
-        for seed, curve in zip(seeds, curves, strict=True):
+        stacked = np.array(curves, dtype=np.float64)
+        epochs = np.arange(1, stacked.shape[1] + 1)
+        for seed, curve in zip(seeds, stacked, strict=True):
             lines[seed] = ax.plot(epochs, curve, lw=0.6, alpha=0.5, label=f"seed {seed}")[0]
-        mean, std = curves.mean(axis=0), curves.std(axis=0, ddof=1) if len(curves) > 1 else np.zeros(len(epochs))
+        mean, std = stacked.mean(axis=0), stacked.std(axis=0, ddof=1) if len(stacked) > 1 else np.zeros(len(epochs))
         ax.fill_between(epochs, mean - std, mean + std, color="0.6", alpha=0.3, lw=0)
     else:
         # early stopping: at each epoch, the seeds that reached it
@@ -318,16 +319,10 @@ def figures(
         png=out_test_png,
         svg=out_test_svg,
     )
-    rec = records.make(
+    identity = identify(
         step="figures",
         experiment=experiment,
         seed=None,
-        outputs={
-            "curves_png": out_curves_png,
-            "curves_svg": out_curves_svg,
-            "test_png": out_test_png,
-            "test_svg": out_test_svg,
-        },
         input_files={
             **{f"history_seed{s}": p for s, p in sorted(history_paths.items())},
             **{f"metrics_seed{s}": p for s, p in sorted(metrics_paths.items())},
@@ -336,7 +331,13 @@ def figures(
         params={"seeds": sorted(int(s) for s in history_paths)},
         determinism={},
         script=script,
-        seconds=time.perf_counter() - t0,
     )
+    outputs = {
+        "curves_png": out_curves_png,
+        "curves_svg": out_curves_svg,
+        "test_png": out_test_png,
+        "test_svg": out_test_svg,
+    }
+    rec = records.make(identity, outputs=outputs, seconds=time.perf_counter() - t0)
     fileio.write_json(out_record, rec)
     return rec

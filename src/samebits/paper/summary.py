@@ -27,6 +27,7 @@ from ..core.errors import RecordError
 from ..core.hashing import hash_output
 from ..core.layout import HEADLINE_METRICS, task_of
 from ..provenance import records
+from ..provenance.identity import identify
 
 __all__ = ["TITLES", "summarize", "aggregate"]
 
@@ -115,7 +116,7 @@ def _rows(runs: dict[str, list[dict[str, Any]]], tasks: dict[str, str]) -> list[
     for experiment, task in tasks.items():
         seeds = runs[experiment]
         for metric in HEADLINE_METRICS[task]:
-            row = {"experiment": experiment, "task": task, "metric": metric}
+            row: dict[str, Any] = {"experiment": experiment, "task": task, "metric": metric}
             row.update(aggregate([float(v) for v in _values(seeds, metric) if v is not None]))
             row["seeds"] = " ".join(str(s["seed"]) for s in seeds)
             row["of"] = len(seeds)
@@ -167,7 +168,7 @@ def _by_task(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, dict[s
 
 def _markdown(rows: list[dict[str, Any]]) -> str:
     tables = _by_task(rows)
-    lines = []
+    lines: list[str] = []
     for task, table in tables.items():
         metrics_of = HEADLINE_METRICS[task]
         if len(tables) > 1:
@@ -238,17 +239,17 @@ def summarize(
     fileio.write_text(out_csv, _csv(rows))
     fileio.write_text(out_md, _markdown(rows))
     fileio.write_text(out_tex, _latex(rows))
-    rec = records.make(
+    identity = identify(
         step="summarize",
         experiment="all",
         seed=None,
-        outputs={"csv": out_csv, "markdown": out_md, "latex": out_tex},
         # the metrics files, not the records: records carry run times, content does not
         input_files={run["id"]: run["path"] for seeds in runs.values() for run in seeds},
         params={"metrics": list(dict.fromkeys(row["metric"] for row in rows))},
         determinism={},
         script=script,
-        seconds=time.perf_counter() - t0,
     )
+    outputs = {"csv": out_csv, "markdown": out_md, "latex": out_tex}
+    rec = records.make(identity, outputs=outputs, seconds=time.perf_counter() - t0)
     fileio.write_json(out_record, rec)
     return rec

@@ -31,7 +31,7 @@ from ..core import layout
 from ..core.differences import Difference, deep_diff
 from ..core.layout import HEADLINE_METRICS
 from .fingerprint import environment_differences
-from .records import step_id
+from .identity import step_id
 
 __all__ = [
     "CAUSES",

@@ -7,8 +7,6 @@ comparison; everything else is deterministic, so two clones write identical reco
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,19 +15,17 @@ from typing import Any
 from ..core import folders
 from ..core.errors import RecordError
 from ..core.hashing import hash_json_obj, hash_output
-from .fingerprint import fingerprint
+from .identity import StepIdentity
 
 __all__ = [
     "SCHEMA",
     "VOLATILE",
     "check_digest",
-    "code_hash",
     "digest",
     "file_stats",
     "make",
     "read",
     "seal",
-    "step_id",
     "validate",
 ]
 
@@ -54,113 +50,54 @@ REQUIRED = (
 )
 
 
-def step_id(step: str, experiment: str, seed: int | None) -> str:
-    """The id of one step of one chain, e.g. ``train/mlp/seed=0``; steps over all seeds
-    (summaries, figures) have no seed: ``figures/mlp``."""
-    return f"{step}/{experiment}" if seed is None else f"{step}/{experiment}/seed={seed}"
-
-
-@functools.lru_cache(maxsize=1)
-def _package_hash() -> str:
-    root = Path(__file__).resolve().parents[1]  # the samebits package, every layer
-    h = hashlib.sha256()
-    for path in sorted([*root.rglob("*.py"), *root.rglob("*.yaml")]):
-        rel = path.relative_to(root).as_posix()
-        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
-    return "sha256:" + h.hexdigest()
-
-
-def code_hash(
-    script: str | Path | None = None, builder: str | Path | None = None, **user_code: str | Path | None
-) -> dict[str, str]:
-    """Hashes of the code that ran: the samebits package, the step's script, and the
-    source files of the user's code (a model ``builder``, a ``trainer``, a ``loss``) where
-    there are such."""
-    code = {"samebits": _package_hash()}
-    for name, path in (("script", script), ("builder", builder), *sorted(user_code.items())):
-        if path is not None:
-            data = Path(path).read_bytes()
-            if name == "script":
-                data = script_source(data)
-            code[name] = "sha256:" + hashlib.sha256(data).hexdigest()
-    return code
-
-
-#: Snakemake runs a rule's script as a copy (``__real_file__``): its preamble up to this line,
-#: then the script's own source, whether the workflow runs from a clone or as a module fetched
-#: from a repository (where the script has no local path: ``__file__`` is a URL).
-SNAKEMAKE_PREAMBLE_END = b"######## snakemake preamble end #########\n"
-
-
-def script_source(data: bytes) -> bytes:
-    """The source of a step's script from the copy Snakemake ran (``data``), ending in one
-    newline, so that a record's ``code.script`` is the same wherever the script came from: the
-    copy of a script that Snakemake read from a git repository (a module) has lost the file's
-    last newline.
-
-    >>> script_source(b"######## snakemake preamble end #########\\nprint(1)")
-    b'print(1)\\n'
-    >>> script_source(b"print(1)\\n")
-    b'print(1)\\n'
-    """
-    _, marker, source = data.partition(SNAKEMAKE_PREAMBLE_END)
-    return (source if marker else data).rstrip(b"\n") + b"\n"
-
-
 def make(
+    identity: StepIdentity,
     *,
-    step: str,
-    experiment: str,
-    seed: int | None,
     outputs: Mapping[str, str | Path],
-    input_files: Mapping[str, str | Path] | None = None,
-    inputs: Mapping[str, Any] | None = None,
-    params: Mapping[str, Any],
-    determinism: Mapping[str, Any],
-    script: str | Path | None = None,
-    builder: str | Path | None = None,
-    user_code: Mapping[str, str | Path | None] | None = None,
     trace: Mapping[str, Any] | None = None,
-    tensorflow: Mapping[str, Any] | None = None,
+    sub_seeds: Mapping[str, int] | None = None,
     seconds: float | None = None,
+    run: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Build the record of one step (a pure dict; :mod:`samebits.core.fileio` writes it).
+    """The sealed record of one step (a pure dict; :mod:`samebits.core.fileio` writes it).
 
-    ``outputs`` and ``input_files`` map a name to a path; each file is hashed by content
-    here. ``inputs`` adds inputs that are not files (e.g. a bundled data set's checksum).
-    The sizes and times of all these files go to the volatile ``run`` section, so a later
-    check can skip re-hashing a file that was not touched (:mod:`samebits.provenance.ondisk`).
-    ``user_code`` names the source files of the user's own code beyond the builder
-    (``{"trainer": path}``); each is hashed into the ``code`` section.
+    ``identity`` is what decided the step (:func:`samebits.provenance.identity.identify`);
+    ``outputs`` map a name to a path, each file hashed by content here. ``sub_seeds`` are
+    the named seeds the step drew (they join the identity's determinism settings);
+    ``trace`` is what the step reports of its work (the weights after every epoch, say).
+    The volatile ``run`` section gets ``seconds``, the sizes and times of the input and
+    output files (so a later check can skip re-hashing a file that was not touched:
+    :mod:`samebits.provenance.ondisk`) and the facts of ``run`` (``fit_seconds``,
+    ``resumed``).
     """
-    env = fingerprint()
-    if tensorflow is not None:
-        env["tensorflow"] = dict(tensorflow)
     out = {}
     for name, path in outputs.items():
         desc = hash_output(path)
         desc["path"] = str(path)
         out[name] = desc
-    ins: dict[str, Any] = {
-        name: {"path": str(path), "sha256": hash_output(path)["sha256"]} for name, path in (input_files or {}).items()
-    }
-    ins.update(inputs or {})
-    files = [*map(str, (input_files or {}).values()), *map(str, outputs.values())]
+    determinism = dict(identity.determinism)
+    if sub_seeds is not None:
+        determinism["sub_seeds"] = dict(sub_seeds)
+    files = [*identity.input_files, *map(str, outputs.values())]
     return seal(
         {
             "schema": SCHEMA,
-            "id": step_id(step, experiment, seed),
-            "step": step,
-            "experiment": experiment,
-            "seed": seed,
+            "id": identity.id,
+            "step": identity.step,
+            "experiment": identity.experiment,
+            "seed": identity.seed,
             "outputs": out,
-            "inputs": ins,
-            "params": json.loads(json.dumps(dict(params))),  # plain JSON types only
-            "code": code_hash(script, builder, **(user_code or {})),
-            "determinism": dict(determinism),
-            "environment": env,
+            "inputs": dict(identity.inputs),
+            "params": identity.params,
+            "code": dict(identity.code),
+            "determinism": determinism,
+            "environment": identity.environment,
             "trace": dict(trace or {}),
-            "run": {"seconds": None if seconds is None else round(seconds, 3), "files": file_stats(files)},
+            "run": {
+                "seconds": None if seconds is None else round(seconds, 3),
+                "files": file_stats(files),
+                **(run or {}),
+            },
         }
     )
 

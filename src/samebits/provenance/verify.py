@@ -110,7 +110,7 @@ def verify_step(
 
     The verdict file's first line is ``passed`` or ``failed``; the rest is the one-screen
     verdict. The run prints it at its end and fails when it says ``failed``, and the next
-    run verifies again (samebits.plan). A verification that could not run (an unreadable
+    run verifies again (samebits.lifecycle). A verification that could not run (an unreadable
     lock, an edited record) raises instead, and writes nothing.
     """
     from . import render
