@@ -1,6 +1,7 @@
-"""The field's own checks, as CI runs them: ruff, snakefmt and snakemake --lint are clean.
+"""The field's own checks, as CI runs them: ruff, mypy, snakefmt and snakemake --lint are clean.
 Each reads the repository and writes nothing into it (snakemake --lint runs in a copy: it
-keeps a .snakemake/ folder where it runs)."""
+keeps a .snakemake/ folder where it runs; mypy keeps no cache: pyproject.toml sets its
+cache_dir to /dev/null)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ BIN = Path(sys.executable).parent
         [str(BIN / "ruff"), "check", "--no-cache", "."],
         [str(BIN / "ruff"), "format", "--no-cache", "--check", "."],
         [str(BIN / "snakefmt"), "--check", "."],
+        [str(BIN / "mypy")],  # its files and settings: [tool.mypy] in pyproject.toml
     ],
-    ids=["ruff-check", "ruff-format", "snakefmt"],
+    ids=["ruff-check", "ruff-format", "snakefmt", "mypy"],
 )
 def test_tool_is_clean(cmd):
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)

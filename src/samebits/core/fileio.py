@@ -17,7 +17,7 @@ import re
 import socket
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +71,7 @@ def atomic_path(dest: str | Path) -> Iterator[Path]:
 
 
 def _write_error(dest: Path, exc: OSError) -> SamebitsError:
-    hint = {28: " (the disk is full)"}.get(exc.errno, "")
+    hint = " (the disk is full)" if exc.errno == 28 else ""
     return SamebitsError(f"cannot write {dest}: {exc.strerror}{hint}; nothing was left half-written")
 
 
@@ -117,7 +117,8 @@ def write_npz(dest: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
 
     with atomic_path(dest) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(arrays[k]) for k in sorted(arrays)})
+            # numpy's stub types savez's **members as its own allow_pickle: bool too
+            np.savez(fh, **{k: np.asarray(arrays[k]) for k in sorted(arrays)})  # type: ignore[arg-type]
 
 
 def _alive(pid: int) -> bool:
@@ -130,7 +131,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _listing(roots, flat) -> Iterator[tuple[str, list[str]]]:
+def _listing(roots: Iterable[str | Path], flat: Iterable[str | Path]) -> Iterator[tuple[str, list[str]]]:
     for root in map(str, roots):
         for dirpath, _, names in os.walk(root):
             yield dirpath, names

@@ -24,11 +24,14 @@ import json
 import math
 import threading
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 __all__ = [
     "canonical_json",
@@ -62,18 +65,18 @@ def _chunk_elements(dtype: np.dtype) -> int:
     return max(1, _CHUNK // max(1, dtype.itemsize))
 
 
-def _feed(h, stats: _Stats, chunks, nbytes: int) -> None:
+def _feed(h: HASH, stats: _Stats, chunks: Iterable[np.ndarray], nbytes: int) -> None:
     """Hash every chunk in order and add it to ``stats``; for large data the SHA-256 of
     chunk *i* runs on a worker thread while chunk *i* is added to the statistics (strictly
     one chunk at a time, in order, so the result is the same as doing both in turn)."""
     if nbytes < _OVERLAP_MIN or not stats.numeric:
         for chunk in chunks:
-            h.update(memoryview(chunk).cast("B"))
+            h.update(memoryview(chunk).cast("B"))  # type: ignore[arg-type]  # numpy's stub: a Buffer on 3.12+ only
             stats.add(chunk)
         return
     pool = _hash_pool()
     for chunk in chunks:
-        pending = pool.submit(h.update, memoryview(chunk).cast("B"))
+        pending = pool.submit(h.update, memoryview(chunk).cast("B"))  # type: ignore[arg-type]  # (as above)
         stats.add(chunk)
         pending.result()
 
@@ -162,7 +165,7 @@ def hash_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[str, dict[str, dict[s
     return "sha256:" + h.hexdigest(), stats
 
 
-def _feed_array(h, name: str, arr) -> dict[str, Any]:
+def _feed_array(h: HASH, name: str, arr: np.ndarray) -> dict[str, Any]:
     """Hash one in-memory array (header, then its canonical bytes); return its statistics."""
     arr = np.asarray(arr)
     dtype = _canonical_dtype(arr.dtype)
@@ -184,7 +187,7 @@ def _npz_members(zf: zipfile.ZipFile) -> dict[str, str]:
     return members
 
 
-def _read_chunks(fh, dtype: np.dtype, size: int):
+def _read_chunks(fh: IO[bytes], dtype: np.dtype, size: int) -> Iterator[np.ndarray]:
     while True:
         chunk = fh.read(size)
         if not chunk:

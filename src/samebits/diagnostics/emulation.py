@@ -124,7 +124,9 @@ def _venv_prefix(python: Path) -> Path | None:
     return None
 
 
-def emulated_python(cpu: str, directory: str | Path, *, python: str | Path | None = None, qemu: str | None = None):
+def emulated_python(
+    cpu: str, directory: str | Path, *, python: str | Path | None = None, qemu: str | None = None
+) -> Path:
     """Write an interpreter directory whose ``bin/python`` runs ``python`` under ``-cpu cpu``.
 
     Parameters

@@ -58,7 +58,7 @@ def _describe_exit(returncode: int) -> tuple[str, str]:
     return f"exit {returncode}", f"the process exited with status {returncode}"
 
 
-def _reader(stream, sink: queue.Queue) -> None:
+def _reader(stream: Iterable[str], sink: queue.Queue) -> None:
     for line in stream:
         sink.put(line)
     sink.put(None)
@@ -77,7 +77,8 @@ def _one_process(
     events: queue.Queue = queue.Queue()
     tail: list[str] = []
 
-    def relay():
+    def relay() -> None:
+        assert proc.stderr is not None  # stderr=PIPE
         for line in proc.stderr:
             tail.append(line)
             del tail[:-_TAIL]
@@ -259,8 +260,8 @@ def run(
     if not timeout > 0:
         raise SamebitsError(f"the probe timeout must be a number of seconds > 0, got {timeout!r}")
     qemu = emulation.ensure_qemu() if cpus else None
-    with tempfile.TemporaryDirectory(prefix="samebits-portability-", dir=workdir) as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="samebits-portability-", dir=workdir) as tmp_name:
+        tmp = Path(tmp_name)
         pythons = {"native": sys.executable}
         for cpu in cpus:
             pythons[cpu] = str(emulation.emulated_python(cpu, tmp / f"python-{cpu}", qemu=qemu))

@@ -530,7 +530,7 @@ def probe(cases: list[str], out_dir: str | Path, *, profile: str, threads: int, 
             print(f"[{i}/{len(cases)}] {name} failed: {result['errors'][name]}", file=sys.stderr, flush=True)
             continue
         digest = hash_arrays(got)[0]
-        np.savez(out_dir / f"{name}.npz", **got)
+        np.savez(out_dir / f"{name}.npz", **got)  # type: ignore[arg-type]  # numpy's stub: see fileio.write_npz
         result["cases"][name] = digest
         seconds = round(time.monotonic() - t0, 1)
         _emit("done", case=name, sha256=digest, seconds=seconds)

@@ -129,7 +129,7 @@ def import_keras():
         return keras
     hidden = [name for name in KERAS_OPTIONAL_IMPORTS if name not in sys.modules]
     for name in hidden:
-        sys.modules[name] = None  # makes `import name` raise ImportError
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` raise ImportError
     try:
         import keras
     finally:

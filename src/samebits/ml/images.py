@@ -261,6 +261,7 @@ def _build(content: folders.Content, image: dict[str, Any], pixels: Path, meta_p
             if (i + 1) % step == 0 and n >= 1000:
                 log.info("decoded %d of %d images", i + 1, n)
         out.flush()
+    assert shape is not None  # content has at least one image: _classes checked it
     meta = {
         "format": _FORMAT,
         "root": str(root),

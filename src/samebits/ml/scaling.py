@@ -111,13 +111,14 @@ def fit(kind: str, features, train: np.ndarray, *, where: str) -> Scaler:
     if kind == "none":
         return Scaler("none", np.zeros(0), np.ones(0))
     if kind == "maxabs":
-        peak = None
+        peak: Any = None  # NumPy's reductions are typed Any; None until the first block
         for block in _blocks(features, train):
             m = np.max(np.abs(block), axis=axes)
             peak = m if peak is None else np.maximum(peak, m)
         return Scaler(kind, np.zeros_like(peak), np.where(peak == 0, 1.0, peak))
     if kind == "minmax":
-        low = high = None
+        low: Any = None
+        high: Any = None
         for block in _blocks(features, train):
             lo, hi = np.min(block, axis=axes), np.max(block, axis=axes)
             low = lo if low is None else np.minimum(low, lo)
@@ -126,12 +127,12 @@ def fit(kind: str, features, train: np.ndarray, *, where: str) -> Scaler:
         return Scaler(kind, low, np.where(span == 0, 1.0, span))
     # standard: two passes (mean, then the squares about it), each block summed and added in order
     count = len(train) * int(np.prod([shape[a] for a in axes[1:]], dtype=np.int64))
-    total = None
+    total: Any = None
     for block in _blocks(features, train):
         s = np.sum(block, axis=axes)
         total = s if total is None else total + s
     mean = total / count
-    squares = None
+    squares: Any = None
     for block in _blocks(features, train):
         s = np.sum((block - mean) ** 2, axis=axes)
         squares = s if squares is None else squares + s

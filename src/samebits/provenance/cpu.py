@@ -36,7 +36,7 @@ def cpu_features() -> dict[str, bool]:
     try:
         from numpy._core._multiarray_umath import __cpu_features__
     except ImportError:  # NumPy < 2
-        from numpy.core._multiarray_umath import __cpu_features__
+        from numpy.core._multiarray_umath import __cpu_features__  # type: ignore[no-redef]  # NumPy 1's name for it
     return {k: bool(v) for k, v in __cpu_features__.items()}
 
 

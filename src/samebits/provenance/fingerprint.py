@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Container
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.differences import Difference, deep_diff
 from ..core.version import __version__
 from .cpu import ISA_ORDER, cpu_info
+
+if TYPE_CHECKING:
+    from .lock import Lock
 
 __all__ = [
     "BIT_VARIABLES",
@@ -159,7 +163,9 @@ def tensorflow_info() -> dict[str, Any]:
     }
 
 
-def differences_from_lock(lock, current: dict[str, Any] | None = None, ignore_variables=()) -> list[Difference]:
+def differences_from_lock(
+    lock: Lock, current: dict[str, Any] | None = None, ignore_variables: Container[str] = ()
+) -> list[Difference]:
     """What differs between this environment and the one(s) the lock was made in.
 
     Compared against the lock environment that differs least (a lock holds one environment
