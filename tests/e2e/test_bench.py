@@ -4,13 +4,13 @@ real ones), and its bare-Snakemake baseline has samebits' job graph and files.""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from bench import bare
 
 from samebits.core import layout
 from samebits.plan import Plan
@@ -20,17 +20,7 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _bench_module(name: str):
-    """A module of bench/ (not a package), loaded from its file."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_bare_workflow_writes_the_files_of_samebits_rules_at_the_same_paths():
-    bare = _bench_module("bare")
     config = {
         "seeds": [0, 1],
         "datasets": {"digits": {"source": "digits"}, "wine": {"source": "wine"}},
@@ -58,7 +48,8 @@ def test_bare_workflow_writes_the_files_of_samebits_rules_at_the_same_paths():
 def test_quick_benchmark_measures_every_figure_and_writes_the_table(tmp_path):
     out = tmp_path / "RESULTS.md"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--out", str(out)],
+        [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)],
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=1200,
