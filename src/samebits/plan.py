@@ -17,7 +17,7 @@ cannot disagree on a tolerance, a lock path or a record.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,10 @@ from .core.usercode import CodeRef
 from .ml import determinism, sources
 
 __all__ = ["Plan"]
+
+#: The wildcards Snakemake passes to an input or params function (``wildcards.seed``): a
+#: ``snakemake.iocontainers.Wildcards``, Any because Snakemake ships no type information.
+Wildcards = Any
 
 
 def canonical(params: dict[str, Any]) -> dict[str, Any]:
@@ -109,14 +113,14 @@ class Plan:
 
     # --- inputs ----------------------------------------------------------------------
 
-    def dataset_files(self, wildcards) -> list[str]:
+    def dataset_files(self, wildcards: Wildcards) -> list[str]:
         """The data file of a file-based data set (so Snakemake reruns split when it changes)."""
         return sources.data_files(self.datasets[wildcards.dataset]["source"])
 
     def _split_of(self, experiment: str, seed: Any) -> str:
         return layout.split.path("split", dataset=self.experiments[experiment]["dataset"], seed=seed)
 
-    def init_inputs(self, wildcards) -> dict[str, Any]:
+    def init_inputs(self, wildcards: Wildcards) -> dict[str, Any]:
         """Init's inputs: its split, and a custom builder's file."""
         found: dict[str, Any] = {"split": self._split_of(wildcards.experiment, wildcards.seed)}
         code = self._user_code(wildcards.experiment, "builder")
@@ -124,7 +128,7 @@ class Plan:
             found["code"] = code
         return found
 
-    def _chain_inputs(self, wildcards, **inputs: str) -> dict[str, Any]:
+    def _chain_inputs(self, wildcards: Wildcards, **inputs: str) -> dict[str, Any]:
         """A chain step's inputs: its split, the given ones, and the data file of a file-based
         set (Snakemake reruns the step when it changes). Train and evaluate have one input
         function each, unpacked, as Snakemake calls every input function of every job."""
@@ -134,7 +138,7 @@ class Plan:
             found["data"] = data
         return found
 
-    def train_inputs(self, wildcards) -> dict[str, Any]:
+    def train_inputs(self, wildcards: Wildcards) -> dict[str, Any]:
         w = {"experiment": wildcards.experiment, "seed": wildcards.seed}
         found = self._chain_inputs(wildcards, init=layout.init.path("init", **w), model=layout.init.path("model", **w))
         code = self._user_code(wildcards.experiment, "trainer", "loss")
@@ -142,25 +146,25 @@ class Plan:
             found["code"] = code
         return found
 
-    def evaluate_inputs(self, wildcards) -> dict[str, Any]:
+    def evaluate_inputs(self, wildcards: Wildcards) -> dict[str, Any]:
         w = {"experiment": wildcards.experiment, "seed": wildcards.seed}
         return self._chain_inputs(
             wildcards, weights=layout.train.path("weights", **w), model=layout.init.path("model", **w)
         )
 
-    def experiment_histories(self, wildcards) -> list[str]:
+    def experiment_histories(self, wildcards: Wildcards) -> list[str]:
         return [layout.train.path("history", experiment=wildcards.experiment, seed=s) for s in self.seeds]
 
-    def experiment_metrics(self, wildcards) -> list[str]:
+    def experiment_metrics(self, wildcards: Wildcards) -> list[str]:
         return [layout.evaluate.path("metrics", experiment=wildcards.experiment, seed=s) for s in self.seeds]
 
-    def experiment_predictions(self, wildcards) -> list[str]:
+    def experiment_predictions(self, wildcards: Wildcards) -> list[str]:
         return [layout.evaluate.path("predictions", experiment=wildcards.experiment, seed=s) for s in self.seeds]
 
-    def evaluate_records(self, wildcards=None) -> list[str]:
+    def evaluate_records(self, wildcards: Wildcards = None) -> list[str]:
         return [layout.record("evaluate", experiment=e, seed=s) for e in self.experiments for s in self.seeds]
 
-    def all_records(self, wildcards=None) -> list[str]:
+    def all_records(self, wildcards: Wildcards = None) -> list[str]:
         """Every step record of the run: the splits, each experiment x seed chain, then the
         figures' and the summary's."""
         used = sorted({exp["dataset"] for exp in self.experiments.values()})
@@ -174,7 +178,9 @@ class Plan:
 
     # --- params ----------------------------------------------------------------------
 
-    def _with_seed(self, step: str, name: str, wildcards, build) -> dict[str, Any]:
+    def _with_seed(
+        self, step: str, name: str, wildcards: Wildcards, build: Callable[[str], dict[str, Any]]
+    ) -> dict[str, Any]:
         """A chain step's params: the part every seed shares is built (and made canonical)
         once per data set or experiment, then the job's seed is put in its sorted place.
         Snakemake keeps every job's params; sharing the nested parts keeps the start of a
@@ -215,7 +221,7 @@ class Plan:
         found = [CodeRef.named(refs[key]) for key in keys]
         return [ref.workflow_file for ref in found if ref is not None and ref.workflow_file is not None]
 
-    def split_params(self, wildcards) -> dict[str, Any]:
+    def split_params(self, wildcards: Wildcards) -> dict[str, Any]:
         def build(dataset: str) -> dict[str, Any]:
             spec = self.datasets[dataset]
             return {
@@ -230,7 +236,7 @@ class Plan:
 
         return self._with_seed("split", wildcards.dataset, wildcards, build)
 
-    def init_params(self, wildcards) -> dict[str, Any]:
+    def init_params(self, wildcards: Wildcards) -> dict[str, Any]:
         def build(name: str) -> dict[str, Any]:
             experiment = self.experiments[name]
             return {
@@ -242,7 +248,7 @@ class Plan:
 
         return self._with_seed("init", wildcards.experiment, wildcards, build)
 
-    def train_params(self, wildcards) -> dict[str, Any]:
+    def train_params(self, wildcards: Wildcards) -> dict[str, Any]:
         def build(name: str) -> dict[str, Any]:
             return {
                 "experiment": name,
@@ -253,14 +259,14 @@ class Plan:
 
         return self._with_seed("train", wildcards.experiment, wildcards, build)
 
-    def evaluate_params(self, wildcards) -> dict[str, Any]:
+    def evaluate_params(self, wildcards: Wildcards) -> dict[str, Any]:
         def build(name: str) -> dict[str, Any]:
             return {"experiment": name, **self._data(name), **self._determinism()}
 
         return self._with_seed("evaluate", wildcards.experiment, wildcards, build)
 
-    def figures_params(self, wildcards) -> dict[str, Any]:
+    def figures_params(self, wildcards: Wildcards) -> dict[str, Any]:
         return {"experiment": wildcards.experiment, "seeds": list(self.seeds)}
 
-    def verify_params(self, wildcards=None) -> dict[str, Any]:
+    def verify_params(self, wildcards: Wildcards = None) -> dict[str, Any]:
         return {"lock": self.lock, "rtol": self.rtol, "atol": self.atol}

@@ -6,6 +6,7 @@ the bad value and what is accepted.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ class _StrictLoader(_Loader):  # type: ignore[valid-type,misc]  # (a base chosen
     """A YAML loader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
 
 
-def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+def _no_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
     seen = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)

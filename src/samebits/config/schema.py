@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,7 +44,7 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=1)
-def _validator():
+def _validator() -> Any:
     """A validator of the whole schema (its ``descend`` checks a part, with refs resolved)."""
     import jsonschema
 
@@ -55,11 +55,11 @@ def _matches(instance: Any, node: dict[str, Any]) -> bool:
     return next(iter(_validator().descend(instance, node)), None) is None
 
 
-def _dotted(path) -> str:
+def _dotted(path: Iterable[str | int]) -> str:
     return ".".join(str(p) for p in path) or "the configuration"
 
 
-def _explain(error) -> tuple[str, str]:
+def _explain(error: Any) -> tuple[str, str]:
     """(field, message) of the error a reader needs: for a model of a known ``type`` that
     matches no branch of ``oneOf``, the error of that type's own branch."""
     instance = error.instance

@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..core import layout
 from ..core.errors import SamebitsError
@@ -131,7 +131,6 @@ def audit(
     paths = [layout.record(chain[0], dataset=dataset, seed=seed)]
     paths += [layout.record(step, experiment=experiment, seed=seed) for step in chain[1:]]
     base_env = _reference_env()
-    det = reduced["determinism"]
 
     scratch = Path(tempfile.mkdtemp(prefix="samebits-audit-"))
     try:
@@ -147,22 +146,14 @@ def audit(
         missing = [i for i, out in zip(step_ids, reference, strict=True) if out is None]
         if missing:
             raise SamebitsError(f"the reference run succeeded but wrote no record for {', '.join(missing)}")
+        recorded = cast("list[dict[str, str]]", reference)  # a record of every step (checked above)
 
-        variations = [_harmless(root, scratch, reduced, base_env, step_ids, paths, reference, say)]
+        variations = [_harmless(root, scratch, reduced, base_env, step_ids, paths, recorded, say)]
         if hazards:
-            for name, key, before, after in _hazards(det):
-                cfg = {**reduced, "determinism": {**det, key: after}}
-                run_dir = _prepare(root, scratch / name / "run", cfg)
-                cores = cfg["determinism"]["threads"]
-                run = _run(name, run_dir, base_env, say=say, cores=cores)
-                varied = [f"{key} {_text(before)} → {_text(after)}"]
-                if key == "profile":
-                    varied[0] += f" ({', '.join(_profile_change(before, after))})"
-                if cores > 1:
-                    varied.append(f"snakemake --cores {cores}, so a job may have {cores} threads")
-                variations.append(
-                    _variation(name, "hazard", varied, run) | _compare(step_ids, reference, _outputs(run_dir, paths))
-                )
+            variations += [
+                _hazard(hazard, root, scratch, reduced, base_env, step_ids, paths, recorded, say)
+                for hazard in _hazards(reduced["determinism"])
+            ]
         harmless = variations[0]
         result = {
             "experiment": experiment,
@@ -185,7 +176,16 @@ def audit(
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _harmless(root, scratch, reduced, base_env, step_ids, paths, reference, say) -> dict[str, Any]:
+def _harmless(
+    root: Path,
+    scratch: Path,
+    reduced: dict[str, Any],
+    base_env: dict[str, str],
+    step_ids: list[str],
+    paths: list[str],
+    reference: list[dict[str, str]],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
     """The one run that varies, all at once, everything that must not change the bits."""
     run_dir = _prepare(root, scratch / "harmless" / "elsewhere" / "nested" / "deeper" / "run", reduced)
     env = dict(base_env, TZ=_HARMLESS_TZ, LC_ALL=_HARMLESS_LOCALE, LANG=_HARMLESS_LOCALE)
@@ -225,6 +225,33 @@ def _harmless(root, scratch, reduced, base_env, step_ids, paths, reference, say)
     )
 
 
+def _hazard(
+    hazard: tuple[str, str, Any, Any],
+    root: Path,
+    scratch: Path,
+    reduced: dict[str, Any],
+    base_env: dict[str, str],
+    step_ids: list[str],
+    paths: list[str],
+    reference: list[dict[str, str]],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """The run that flips one determinism setting (one of :func:`_hazards`), and how each step
+    compares with the reference."""
+    name, key, before, after = hazard
+    det = reduced["determinism"]
+    cfg = {**reduced, "determinism": {**det, key: after}}
+    run_dir = _prepare(root, scratch / name / "run", cfg)
+    cores = cfg["determinism"]["threads"]
+    run = _run(name, run_dir, base_env, say=say, cores=cores)
+    varied = [f"{key} {_text(before)} → {_text(after)}"]
+    if key == "profile":
+        varied[0] += f" ({', '.join(_profile_change(before, after))})"
+    if cores > 1:
+        varied.append(f"snakemake --cores {cores}, so a job may have {cores} threads")
+    return _variation(name, "hazard", varied, run) | _compare(step_ids, reference, _outputs(run_dir, paths))
+
+
 def _hazards(det: Mapping[str, Any]) -> list[tuple[str, str, Any, Any]]:
     """(name, determinism key, configured value, flipped value) of each hazard run."""
     threads, op_det, profile = det["threads"], det["op_determinism"], det["profile"]
@@ -249,7 +276,7 @@ def _text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _reduce(plan: Plan, experiment: str | None, seed: int | None, root: Path):
+def _reduce(plan: Plan, experiment: str | None, seed: int | None, root: Path) -> tuple[dict[str, Any], str, int, str]:
     """The configuration of one chain: one experiment, its data set, one seed."""
     experiments = plan.experiments
     if experiment is None:
@@ -312,7 +339,15 @@ def _reference_env() -> dict[str, str]:
     return env
 
 
-def _run(name: str, run_dir: Path, env: dict[str, str], *, say, preexec_fn=None, cores: int = 1) -> dict[str, Any]:
+def _run(
+    name: str,
+    run_dir: Path,
+    env: dict[str, str],
+    *,
+    say: Callable[[str], None],
+    preexec_fn: Callable[[], None] | None = None,
+    cores: int = 1,
+) -> dict[str, Any]:
     """Run the workflow in ``run_dir``; never raises for a failing or hanging run.
 
     ``cores`` is the configured TensorFlow thread count, so a job that runs that many threads
@@ -366,7 +401,9 @@ def _cause(lines: list[str], status: str) -> str:
     return next((x.strip() for x in reversed(lines) if x.strip()), status)
 
 
-def _variation(name, kind, varied, run, *, aspects=None) -> dict[str, Any]:
+def _variation(
+    name: str, kind: str, varied: list[str], run: dict[str, Any], *, aspects: list[str] | None = None
+) -> dict[str, Any]:
     out = {
         "name": name,
         "kind": kind,
@@ -397,7 +434,9 @@ def _outputs(run_dir: Path, paths: list[str]) -> list[dict[str, str] | None]:
     return found
 
 
-def _compare(step_ids, reference, other) -> dict[str, Any]:
+def _compare(
+    step_ids: list[str], reference: list[dict[str, str]], other: list[dict[str, str] | None]
+) -> dict[str, Any]:
     steps, differs = {}, []
     for sid, ref, out in zip(step_ids, reference, other, strict=True):
         if out is None:

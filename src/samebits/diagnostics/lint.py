@@ -120,7 +120,7 @@ def _input_of(name: str, spec: dict[str, Any]) -> tuple[tuple[int, ...], int, st
     return ds.feature_shape, ds.n_classes, ds.task
 
 
-def experiment_pieces(model, train: dict[str, Any], *, task: str, where: str) -> list[dict[str, Any]]:
+def experiment_pieces(model: Any, train: dict[str, Any], *, task: str, where: str) -> list[dict[str, Any]]:
     """Every piece of an experiment whose arithmetic training runs, each named once.
 
     ``{"kind", "name", "where"}`` in model order: the layers (a nested model is a container,

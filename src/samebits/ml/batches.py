@@ -8,6 +8,7 @@ the order given and each batch's values depend on its indices alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,9 @@ __all__ = ["STREAM_ABOVE", "batches", "epoch_batches", "features"]
 STREAM_ABOVE = 1 << 30
 
 
-def features(ds: data.Dataset, positions: np.ndarray, scaler: scaling.Scaler, stream: bool | None):
+def features(
+    ds: data.Dataset, positions: np.ndarray, scaler: scaling.Scaler, stream: bool | None
+) -> scaling.Samples | np.ndarray:
     """The rows ``positions`` of the data set, scaled: in memory (an array), or read from
     disk a batch at a time (:class:`samebits.ml.scaling.Samples`); the same values."""
     found = scaling.Samples(ds.x, positions, scaler)
@@ -32,14 +35,14 @@ def features(ds: data.Dataset, positions: np.ndarray, scaler: scaling.Scaler, st
 
 
 def epoch_batches(
-    x: np.ndarray,
+    x: np.ndarray | scaling.Samples,
     y: np.ndarray,
     orders: np.ndarray,
     batch_size: int,
     sample_weight: np.ndarray | None = None,
     *,
     first_batch: int = 0,
-):
+) -> Any:
     """A dataset of the batches of every epoch in turn: epoch ``e`` is ``x[orders[e]]`` cut
     into batches of ``batch_size`` (the last one shorter), never crossing an epoch, with each
     sample's weight when there are weights; from batch ``first_batch`` of the first epoch. Its
@@ -62,7 +65,7 @@ def epoch_batches(
     return _untuned(found.prefetch(2))
 
 
-def _untuned(dataset):
+def _untuned(dataset: Any) -> Any:
     """``dataset`` without tf.data's autotuning. Nothing in these pipelines runs in parallel,
     so it has nothing to tune; and when fit() drops its iterator, the main thread waits for
     the autotuning thread's next wake-up, whose period doubles up to 60 s (measured: up to
@@ -74,7 +77,7 @@ def _untuned(dataset):
     return dataset.with_options(options)
 
 
-def _rows(x):
+def _rows(x: np.ndarray | scaling.Samples) -> Callable[[Any], Any]:
     """``idx -> x[idx]`` inside a dataset: a gather from a constant for features in memory;
     for streamed ones (:class:`samebits.ml.scaling.Samples`), a NumPy call that reads and
     scales those rows. Either runs in the dataset's one sequential map, so batches come in
@@ -87,13 +90,13 @@ def _rows(x):
         return lambda idx: tf.gather(xs, idx)
     dtype, shape = tf.as_dtype(x.dtype), (None, *x.shape[1:])
 
-    def read(idx):
+    def read(idx: Any) -> Any:
         return tf.ensure_shape(tf.numpy_function(x.__getitem__, [idx], dtype), shape)
 
     return read
 
 
-def batches(x: Any, batch_size: int):
+def batches(x: Any, batch_size: int) -> Any:
     """``x`` (an array or streamed features, or a tuple of them sample by sample) in
     batches, as a dataset: Keras' own adapter of arrays would add a parallel map, whose graph
     TensorFlow's runtime logs an error line about on every predict and validation."""

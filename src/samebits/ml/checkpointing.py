@@ -29,7 +29,7 @@ class EpochLog:
     """The per-epoch record of a training: the weights' checksum after every epoch
     (:attr:`checksums`), the history of the logged quantities, and a log line per epoch."""
 
-    def __init__(self, model, *, experiment: str, seed: int, epochs: int):
+    def __init__(self, model: Any, *, experiment: str, seed: int, epochs: int):
         self.model = model
         self.experiment, self.seed, self.epochs = experiment, seed, epochs
         self.checksums: list[str] = []
@@ -67,8 +67,8 @@ class Checkpointer:
     def __init__(
         self,
         *,
-        model,
-        optimizer,
+        model: Any,
+        optimizer: Any,
         callbacks: list[Any],
         record: EpochLog,
         store: resume.Store,

@@ -61,7 +61,7 @@ def targets_for(y: np.ndarray, *, task: str, units: int) -> np.ndarray:
     return y
 
 
-def _construct(cls, options: dict[str, Any], where: str):
+def _construct(cls: Any, options: dict[str, Any], where: str) -> Any:
     try:
         return cls(**options)
     except (TypeError, ValueError) as exc:

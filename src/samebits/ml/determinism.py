@@ -121,7 +121,7 @@ def check_process_env(expected: dict[str, str]) -> None:
 KERAS_OPTIONAL_IMPORTS = ("sklearn", "matplotlib", "matplotlib.pyplot")
 
 
-def import_keras():
+def import_keras() -> Any:
     """Import Keras (and TensorFlow) without its optional scikit-learn/matplotlib integrations."""
     if "keras" in sys.modules:
         import keras

@@ -38,17 +38,17 @@ def fit(
             super().__init__()
             self.first_batch, self.epoch = first_batch, 0
 
-        def on_train_begin(self, logs=None):
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
             checkpointer.apply_callback_states()
 
-        def on_epoch_begin(self, epoch, logs=None):
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.epoch = epoch
             checkpointer.apply_metrics()
 
-        def on_train_batch_end(self, batch, logs=None):
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
             checkpointer.batch_end(self.epoch, self.first_batch + batch + 1)
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.first_batch = 0
             checkpointer.epoch_end(epoch, logs)  # after the user's callbacks: the weights the epoch ends with
 
@@ -90,15 +90,15 @@ def fit(
 class _Quiet:
     """A user's callback for the rest of a resumed epoch (see :func:`fit`)."""
 
-    def __new__(cls, inner):
+    def __new__(cls, inner: Any) -> Any:
         import keras
 
         class Quiet(keras.callbacks.Callback):
-            def set_model(self, model):
+            def set_model(self, model: Any) -> None:
                 super().set_model(model)
                 inner.set_model(model)
 
-            def set_params(self, params):
+            def set_params(self, params: dict[str, Any]) -> None:
                 super().set_params(params)
                 inner.set_params(params)
 

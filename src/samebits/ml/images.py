@@ -30,14 +30,18 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..core import fileio, folders, layout
 from ..core.errors import DataError
 from ..provenance.fingerprint import decoder
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = ["RESIZE", "Images", "Rows", "load", "peek", "settings"]
 
@@ -72,7 +76,7 @@ def settings(image: dict[str, Any] | None) -> dict[str, Any]:
 class Rows:
     """The rows of a pixel cache file: ``rows[idx]`` reads rows ``idx`` in that order."""
 
-    def __init__(self, path: str | Path, n: int, shape: tuple[int, ...], dtype=np.uint8):
+    def __init__(self, path: str | Path, n: int, shape: tuple[int, ...], dtype: npt.DTypeLike = np.uint8):
         self.path, self.dtype = str(path), np.dtype(dtype)
         self.shape = (n, *shape)
         self.row_bytes = int(np.prod(shape, dtype=np.int64)) * self.dtype.itemsize
@@ -81,7 +85,7 @@ class Rows:
     def __len__(self) -> int:
         return self.shape[0]
 
-    def __getitem__(self, idx) -> np.ndarray:
+    def __getitem__(self, idx: npt.ArrayLike) -> np.ndarray:
         idx = np.asarray(idx).reshape(-1)
         if self._fd is None:
             self._fd = os.open(self.path, os.O_RDONLY)
@@ -100,7 +104,7 @@ class Rows:
         """Every row, in memory."""
         return np.fromfile(self.path, dtype=self.dtype).reshape(self.shape)
 
-    def __del__(self):
+    def __del__(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
@@ -230,7 +234,7 @@ def _cached(pixels: Path, meta_path: Path, checksum: str) -> dict[str, Any] | No
 
 
 @contextlib.contextmanager
-def _locked(folder: Path):
+def _locked(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (two split jobs of one data set decode it once)."""
     fd = os.open(folder, os.O_RDONLY)
     try:

@@ -8,7 +8,7 @@ process built before. Seeds are derived by name from the experiment's master see
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..core.errors import ConfigError
@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 
-def _dense_stack(keras, x, units: list[int], activation: str, dropout: float, seeds: SeedSource, start: int = 1):
+def _dense_stack(
+    keras: Any, x: Any, units: list[int], activation: str, dropout: float, seeds: SeedSource, start: int = 1
+) -> Any:
     for i, n in enumerate(units, start=start):
         x = keras.layers.Dense(
             n,
@@ -42,7 +44,7 @@ def _dense_stack(keras, x, units: list[int], activation: str, dropout: float, se
     return x
 
 
-def _augment(keras, x, spec: dict[str, Any] | None, seeds: SeedSource):
+def _augment(keras: Any, x: Any, spec: dict[str, Any] | None, seeds: SeedSource) -> Any:
     """Insert explicitly seeded augmentation layers; they act only while training."""
     if not spec:
         return x
@@ -71,7 +73,7 @@ OUTPUTS = {
 }
 
 
-def _output(keras, x, n_classes: int, seeds: SeedSource, task: str):
+def _output(keras: Any, x: Any, n_classes: int, seeds: SeedSource, task: str) -> Any:
     units, activation = OUTPUTS[task](n_classes)
     return keras.layers.Dense(
         units,
@@ -82,7 +84,17 @@ def _output(keras, x, n_classes: int, seeds: SeedSource, task: str):
     )(x)
 
 
-def build_mlp(input_shape, n_classes: int, seeds: SeedSource, *, hidden, activation, dropout, augment, task):
+def build_mlp(
+    input_shape: Sequence[int],
+    n_classes: int,
+    seeds: SeedSource,
+    *,
+    hidden: Iterable[int],
+    activation: str,
+    dropout: float,
+    augment: dict[str, Any] | None,
+    task: str,
+) -> Any:
     """A multilayer perceptron: flatten, ``hidden`` dense layers, the task's output layer
     (:data:`OUTPUTS`)."""
     import keras
@@ -94,18 +106,18 @@ def build_mlp(input_shape, n_classes: int, seeds: SeedSource, *, hidden, activat
 
 
 def build_cnn(
-    input_shape,
+    input_shape: Sequence[int],
     n_classes: int,
     seeds: SeedSource,
     *,
-    filters,
-    kernel_size,
-    dense,
-    activation,
-    dropout,
-    augment,
-    task,
-):
+    filters: Iterable[int],
+    kernel_size: int,
+    dense: Iterable[int],
+    activation: str,
+    dropout: float,
+    augment: dict[str, Any] | None,
+    task: str,
+) -> Any:
     """A small convolutional network for images of shape ``(h, w, channels)``, with the
     task's output layer (:data:`OUTPUTS`)."""
     import keras
@@ -140,7 +152,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {"mlp": build_mlp, "cnn": build_cnn}
 MODEL_TYPES = (*BUILDERS, "custom")
 
 
-def build(spec: dict[str, Any], input_shape, n_classes: int, seeds: SeedSource, *, task: str):
+def build(spec: dict[str, Any], input_shape: Sequence[int], n_classes: int, seeds: SeedSource, *, task: str) -> Any:
     """Build the model a config ``model:`` entry describes (uncompiled), for ``task`` with
     ``n_classes`` classes (or target columns, for a regression).
 
@@ -168,7 +180,7 @@ def build(spec: dict[str, Any], input_shape, n_classes: int, seeds: SeedSource, 
         raise ConfigError(f"model.type {kind!r}: {exc}") from None
 
 
-def output_units(model) -> tuple[int, str | None]:
+def output_units(model: Any) -> tuple[int, str | None]:
     """``(units, activation name)`` of a single-output model's output (activation ``None``
     when the output layer has none of its own)."""
     shape = model.outputs[0].shape if getattr(model, "outputs", None) else model.output_shape
@@ -177,7 +189,7 @@ def output_units(model) -> tuple[int, str | None]:
     return int(shape[-1]), activation
 
 
-def check_output(model, *, task: str, n_classes: int, where: str) -> None:
+def check_output(model: Any, *, task: str, n_classes: int, where: str) -> None:
     """:class:`ConfigError` naming both unless the model's output suits the task: ``n``
     units for ``n`` classes (binary: one sigmoid unit or two units), ``n`` units for ``n``
     regression targets, not a softmax or sigmoid."""
@@ -198,9 +210,9 @@ def check_output(model, *, task: str, n_classes: int, where: str) -> None:
         raise ConfigError(f"{where}: the model's output has {shown}, but the data set's task is {task} ({need})")
 
 
-def model_layers(model) -> list:
+def model_layers(model: Any) -> list[Any]:
     """Every layer of a Keras model, nested models' layers included, in order."""
-    found = []
+    found: list[Any] = []
     for layer in getattr(model, "layers", []):
         found.append(layer)
         found.extend(model_layers(layer))

@@ -40,8 +40,9 @@ import random
 import re
 import signal
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -140,24 +141,24 @@ def describe(epoch: int, batch: int, epochs: int | None = None, steps: int | Non
     return f"after batch {batch}{of} of epoch {epoch + 1}"
 
 
-def variables_state(prefix: str, variables) -> dict[str, np.ndarray]:
+def variables_state(prefix: str, variables: Iterable[Any]) -> dict[str, np.ndarray]:
     """``{prefix/0000: value, ...}`` of Keras variables, in their order."""
     return {f"{prefix}/{i:04d}": np.array(v.numpy()) for i, v in enumerate(variables)}
 
 
-def variables_layout(variables) -> list[list[Any]]:
+def variables_layout(variables: Iterable[Any]) -> list[list[Any]]:
     """``[path, shape, dtype]`` of each variable: what a checkpoint must match to be assigned."""
     return [[v.path, list(v.shape), str(np.dtype(v.dtype))] for v in variables]
 
 
-def assign(variables, values: list[np.ndarray], what: str) -> None:
+def assign(variables: Sequence[Any], values: list[np.ndarray], what: str) -> None:
     if len(values) != len(variables):
         raise ValueError(f"{what}: {len(values)} saved values for {len(variables)} variables")
     for v, value in zip(variables, values, strict=True):
         v.assign(value)
 
 
-def callback_state(callback) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def callback_state(callback: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """What of ``callback`` decides the result, as JSON values and arrays."""
     name = type(callback).__name__
     if name not in CALLBACK_STATE:
@@ -174,7 +175,7 @@ def callback_state(callback) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return values, arrays
 
 
-def set_callback_state(callback, values: dict[str, Any], arrays: list[np.ndarray]) -> None:
+def set_callback_state(callback: Any, values: dict[str, Any], arrays: list[np.ndarray]) -> None:
     for attr in CALLBACK_STATE[type(callback).__name__]:
         setattr(callback, attr, values[attr])
     if type(callback).__name__ == "EarlyStopping":
@@ -324,7 +325,7 @@ class Signals:
         self.signal: int | None = None
         self._saved: dict[signal.Signals, Any] = {}
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signal is None:
             self.signal = signum
             log.warning("received %s: checkpointing at the next batch boundary, then stopping", _name(signum))

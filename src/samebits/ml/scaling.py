@@ -24,11 +24,17 @@ Reading all of them at once (:meth:`Samples.array`, the in-memory path) and a ba
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..core.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from .images import Rows
 
 __all__ = ["BLOCK_BYTES", "SCALES", "Scaler", "Samples", "block_rows", "fit"]
 
@@ -96,13 +102,13 @@ def _axes(x_shape: tuple[int, ...]) -> tuple[int, ...]:
     return (0, 1, 2) if len(x_shape) == 4 else (0,)
 
 
-def _blocks(features, idx: np.ndarray):
+def _blocks(features: np.ndarray | Rows, idx: np.ndarray) -> Iterator[np.ndarray]:
     rows = block_rows(features.shape)
     for start in range(0, len(idx), rows):
         yield np.asarray(features[idx[start : start + rows]], dtype=np.float64)
 
 
-def fit(kind: str, features, train: np.ndarray, *, where: str) -> Scaler:
+def fit(kind: str, features: np.ndarray | Rows, train: np.ndarray, *, where: str) -> Scaler:
     """Fit ``kind`` on the rows ``train`` of ``features`` (an array, or rows on disk)."""
     if kind not in SCALES:
         raise DataError(f"{where}: scale {kind!r} is unknown; accepted: {', '.join(SCALES)}")
@@ -146,7 +152,7 @@ class Samples:
     ``samples[idx]`` is the scaled rows ``positions[idx]``; :meth:`take` narrows the positions.
     """
 
-    def __init__(self, features, positions: np.ndarray, scaler: Scaler):
+    def __init__(self, features: np.ndarray | Rows, positions: np.ndarray, scaler: Scaler):
         self.features, self.positions, self.scaler = features, np.asarray(positions), scaler
         probe = scaler.apply(np.zeros((1, *features.shape[1:]), dtype=features.dtype))
         self.dtype = probe.dtype
@@ -155,7 +161,7 @@ class Samples:
     def __len__(self) -> int:
         return len(self.positions)
 
-    def __getitem__(self, idx) -> np.ndarray:
+    def __getitem__(self, idx: Any) -> np.ndarray:
         return self.scaler.apply(self.features[self.positions[idx]])
 
     def take(self, idx: np.ndarray) -> Samples:
@@ -169,7 +175,7 @@ class Samples:
             out[start : start + rows] = self[np.arange(start, min(start + rows, len(self)))]
         return out
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+    def __array__(self, dtype: npt.DTypeLike | None = None, copy: bool | None = None) -> np.ndarray:
         """NumPy and TensorFlow read every row (a trainer's ``model(ctx.validation[0])``)."""
         out = self.array()
         return out if dtype is None else out.astype(dtype)

@@ -21,7 +21,7 @@ from ..core.seeds import SeedSource, check_seed
 from ..core.usercode import CodeRef
 from ..provenance import records
 from ..provenance.fingerprint import tensorflow_info
-from ..provenance.identity import identify
+from ..provenance.identity import StepIdentity, identify
 from . import batches, compiling, data, determinism, models, resume, scaling, training
 from .checkpointing import Checkpointer, EpochLog
 from .metrics import evaluation
@@ -281,7 +281,16 @@ def train(
     return rec
 
 
-def _load(split_path, model_path, weights_path, dataset, source, label, image, builder) -> tuple[Any, ...]:
+def _load(
+    split_path: str | Path,
+    model_path: str | Path,
+    weights_path: str | Path,
+    dataset: str,
+    source: str,
+    label: str | list[str],
+    image: dict[str, Any] | None,
+    builder: str | None,
+) -> tuple[Any, ...]:
     """What train and evaluate start from: the split's task, the data set (its content
     checked against the split's), the model with the given weights, the split file's arrays,
     and the scaling fitted by split."""
@@ -309,7 +318,16 @@ def _user_code(builder: str | None, train: dict[str, Any]) -> dict[str, CodeRef 
     }
 
 
-def _checkpointer(net, compiled, identity, train, experiment, seed, n, out_record) -> Checkpointer:
+def _checkpointer(
+    net: Any,
+    compiled: compiling.Compiled,
+    identity: StepIdentity,
+    train: dict[str, Any],
+    experiment: str,
+    seed: int,
+    n: int,
+    out_record: str | Path,
+) -> Checkpointer:
     """The checkpoints of a train step, beside its record, keyed by its identity. The
     optimizer is built now (Keras would build it at the first step, the same way), so a
     checkpoint's optimizer variables can be put back before training."""

@@ -18,7 +18,7 @@ from ..core.errors import ConfigError
 from ..core.hashing import hash_arrays
 from ..core.seeds import SeedSource
 from ..core.usercode import CodeRef
-from . import batches, data, fitting, scaling
+from . import batches, data, fitting, resume, scaling
 from .checkpointing import Checkpointer
 from .compiling import Compiled, sample_weights, targets_for
 from .trainer import TrainContext, run_trainer
@@ -117,7 +117,17 @@ def train_model(
     return ended
 
 
-def _context(checkpointer, start, samples, compiled, orders, batch_size, task, n_classes, seeds) -> TrainContext:
+def _context(
+    checkpointer: Checkpointer,
+    start: resume.Checkpoint | None,
+    samples: TrainingData,
+    compiled: Compiled,
+    orders: np.ndarray,
+    batch_size: int,
+    task: str,
+    n_classes: int,
+    seeds: SeedSource,
+) -> TrainContext:
     """What the user's trainer is called with."""
     return TrainContext(
         model=checkpointer.model,
@@ -148,7 +158,14 @@ def _with_trainer(checkpointer: Checkpointer, trainer: CodeRef, ctx: TrainContex
         raise
 
 
-def _with_fit(checkpointer, start, samples, compiled, orders, batch_size) -> dict[str, Any]:
+def _with_fit(
+    checkpointer: Checkpointer,
+    start: resume.Checkpoint | None,
+    samples: TrainingData,
+    compiled: Compiled,
+    orders: np.ndarray,
+    batch_size: int,
+) -> dict[str, Any]:
     """Keras' ``fit()`` of the compiled model, in the seeded batch order; returns where an
     ``EarlyStopping`` stopped and which epoch's weights it restored."""
     import keras

@@ -27,13 +27,13 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def named_variables(model) -> dict[str, Any]:
+def named_variables(model: Any) -> dict[str, Any]:
     """Every weight of ``model`` by its place in it (see the module's text), in Keras' order
     within each layer, layers in the model's order."""
     found: dict[str, Any] = {}
     seen: set[int] = set()
 
-    def walk(layer, prefix: str) -> None:
+    def walk(layer: Any, prefix: str) -> None:
         inner = layer._flatten_layers(include_self=False, recursive=False)
         theirs = {id(v) for sub in inner for v in sub.weights}
         for v in layer.weights:
@@ -51,12 +51,12 @@ def named_variables(model) -> dict[str, Any]:
     return found
 
 
-def weights_of(model) -> dict[str, np.ndarray]:
+def weights_of(model: Any) -> dict[str, np.ndarray]:
     """Model weights by their place in the model, e.g. ``dense_1/kernel``."""
     return {name: np.asarray(v.numpy()) for name, v in named_variables(model).items()}
 
 
-def set_weights(model, arrays: dict[str, np.ndarray], where: str) -> None:
+def set_weights(model: Any, arrays: dict[str, np.ndarray], where: str) -> None:
     """Assign ``arrays`` to the model's weights by name; every weight, and only those."""
     variables = named_variables(model)
     if set(variables) != set(arrays):
@@ -69,7 +69,7 @@ def set_weights(model, arrays: dict[str, np.ndarray], where: str) -> None:
         v.assign(arrays[name])
 
 
-def load_architecture(model_json: str | Path, builder: str | None):
+def load_architecture(model_json: str | Path, builder: str | None) -> Any:
     """The uncompiled model of a ``model.json``; a custom ``builder`` is imported first, so
     the custom layers it registers can be deserialised."""
     import keras

@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +25,11 @@ from ..core.errors import RecordError
 from ..core.layout import task_of
 from ..provenance import records
 from ..provenance.identity import identify
+
+if TYPE_CHECKING:  # matplotlib is imported by the functions that draw (_pyplot)
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
 
 __all__ = ["figure_of_test_set", "figures", "first_metric", "learning_curves", "roc_points"]
 
@@ -34,7 +40,7 @@ _PNG_META = {"Software": None}
 _SVG_META = {"Date": None, "Creator": None}
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -45,7 +51,7 @@ def _pyplot():
     return plt
 
 
-def _save(fig, png: str | Path, svg: str | Path) -> None:
+def _save(fig: Figure, png: str | Path, svg: str | Path) -> None:
     for dest, fmt, meta in ((png, "png", _PNG_META), (svg, "svg", _SVG_META)):
         with fileio.atomic_path(dest) as tmp:
             fig.savefig(tmp, format=fmt, metadata=meta)
@@ -76,7 +82,7 @@ def _mean_std(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndar
     return mean, np.sqrt(std), count
 
 
-def _curves_panel(ax, histories: dict[int, dict[str, Any]], key: str, label: str) -> None:
+def _curves_panel(ax: Axes, histories: dict[int, dict[str, Any]], key: str, label: str) -> None:
     seeds = [s for s in sorted(histories) if key in histories[s]]
     curves = [np.asarray(histories[s][key], dtype=np.float64) for s in seeds]
     lines = {}
@@ -113,12 +119,14 @@ def _curves_panel(ax, histories: dict[int, dict[str, Any]], key: str, label: str
             label=f"validation mean of {len(val_curves)}",
         )
     ax.set_xlabel("epoch")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    # The axis' default locator is an AutoLocator (a MaxNLocator, which takes integer=); matplotlib's
+    # stub types get_major_locator() as the base Locator, whose set_params takes no options.
+    ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
 
 
-def learning_curves(experiment: str, histories: dict[int, dict[str, Any]], png, svg) -> None:
+def learning_curves(experiment: str, histories: dict[int, dict[str, Any]], png: str | Path, svg: str | Path) -> None:
     """The loss and the first compiled metric per epoch (:func:`first_metric`; the loss alone
     if there is none): each seed thin, the mean over seeds bold with a ±1 std band, and the
     validation curves, if any, dashed. Seeds stopped early count at the epochs they reached."""
@@ -134,7 +142,7 @@ def learning_curves(experiment: str, histories: dict[int, dict[str, Any]], png, 
     plt.close(fig)
 
 
-def confusion(experiment: str, matrices: dict[int, list[list[int]]], png, svg) -> None:
+def confusion(experiment: str, matrices: dict[int, list[list[int]]], png: str | Path, svg: str | Path) -> None:
     """The test-set confusion matrix, summed over seeds."""
     plt = _pyplot()
     total = np.sum([np.asarray(matrices[s]) for s in sorted(matrices)], axis=0)
@@ -146,7 +154,7 @@ def confusion(experiment: str, matrices: dict[int, list[list[int]]], png, svg) -
     plt.close(fig)
 
 
-def _matrix(ax, total: np.ndarray, *, fontsize: int) -> Any:
+def _matrix(ax: Axes, total: np.ndarray, *, fontsize: int) -> AxesImage:
     """A confusion matrix with its counts."""
     k = total.shape[0]
     im = ax.imshow(total, cmap="Blues")
@@ -187,8 +195,8 @@ def binary(
     matrices: dict[int, list[list[int]]],
     predictions: dict[int, dict[str, np.ndarray]],
     auc: dict[int, float | None],
-    png,
-    svg,
+    png: str | Path,
+    svg: str | Path,
 ) -> None:
     """The test-set confusion matrix summed over seeds, and the ROC curve of every seed."""
     plt = _pyplot()
@@ -217,7 +225,9 @@ def binary(
     plt.close(fig)
 
 
-def regression(experiment: str, predictions: dict[int, dict[str, np.ndarray]], png, svg) -> None:
+def regression(
+    experiment: str, predictions: dict[int, dict[str, np.ndarray]], png: str | Path, svg: str | Path
+) -> None:
     """Predicted against true test-set values, and the residuals (predicted − true) against
     the true values, each seed in its own color; of the first target if there are several."""
     plt = _pyplot()

@@ -8,7 +8,7 @@ comparison; everything else is deterministic, so two clones write identical reco
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def seal(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def file_stats(paths) -> dict[str, list[int]]:
+def file_stats(paths: Iterable[str | Path]) -> dict[str, list[int]]:
     """``{path: [size, mtime_ns, ctime_ns]}``: enough to tell a file was not touched since.
 
     ctime cannot be set back by a user, so a content change with the mtime restored still
