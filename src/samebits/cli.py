@@ -123,7 +123,7 @@ def _cmd_env(args: argparse.Namespace) -> int:
         if not lock.environments:
             print(f"{plan.lock}: no environment recorded yet")
             return 0
-        found = fingerprint.differences_from_lock(lock, ignore_variables=plan.process_env())
+        found = fingerprint.differences_from_lock(lock.environments.values(), ignore_variables=plan.process_env())
         lines = "\n".join(f"  {d}" for d in found)
         if not found:
             print(f"this environment matches the one {plan.lock} was made in")

@@ -101,7 +101,7 @@ class RunHooks:
             lock = lockmod.read(lock_path)
         except SamebitsError as exc:
             return [("warning", f"samebits: {exc}\n(verify will stop at the end of this run)")]
-        found = fingerprint.differences_from_lock(lock, ignore_variables=self.plan.process_env())
+        found = fingerprint.differences_from_lock(lock.environments.values(), ignore_variables=self.plan.process_env())
         lines = "\n".join(f"  {d}" for d in found)
         if any(d.deciding for d in found):
             return [

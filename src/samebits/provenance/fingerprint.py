@@ -10,16 +10,13 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.differences import Difference, deep_diff
 from ..core.version import __version__
 from .cpu import ISA_ORDER, cpu_info
-
-if TYPE_CHECKING:
-    from .lock import Lock
 
 __all__ = [
     "BIT_VARIABLES",
@@ -164,9 +161,10 @@ def tensorflow_info() -> dict[str, Any]:
 
 
 def differences_from_lock(
-    lock: Lock, current: dict[str, Any] | None = None, ignore_variables: Container[str] = ()
+    environments: Iterable[dict[str, Any]], current: dict[str, Any] | None = None, ignore_variables: Container[str] = ()
 ) -> list[Difference]:
-    """What differs between this environment and the one(s) the lock was made in.
+    """What differs between this environment and the one(s) a lock was made in (its
+    ``environments``).
 
     Compared against the lock environment that differs least (a lock holds one environment
     for steps with TensorFlow loaded and one for those without; the ``tensorflow`` section,
@@ -178,7 +176,7 @@ def differences_from_lock(
     """
     current = current if current is not None else fingerprint()
     best: list[Difference] | None = None
-    for env in lock.environments.values():
+    for env in environments:
         old = {k: v for k, v in env.items() if k != "tensorflow"}
         new = {k: v for k, v in current.items() if k != "tensorflow"}
         # variables the workflow sets: this machine's jobs get the lock's values
