@@ -1,9 +1,20 @@
-"""Fixtures shared by the tests (helpers are in tests/helpers.py), and the check that the
-test run leaves the repository as it found it."""
+"""Fixtures shared by the tests (helpers are in tests/helpers.py), the order the test files
+run in, and the check that the test run leaves the repository as it found it.
+
+The suite runs in two processes (pytest-xdist: ``-n 2 --dist loadfile`` in pyproject.toml),
+each test file whole in one of them, so a file's module fixtures are made once. Nearly every
+end-to-end test runs single-threaded TensorFlow jobs, so two files at a time use the two
+cores a serial run leaves half idle. ``pytest -n 0`` runs everything in one process.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,8 +39,34 @@ def _repository_files() -> set[str] | None:
     return {line[3:] for line in proc.stdout.splitlines() if not any(c in line for c in TOOL_CACHES)}
 
 
+#: The test files that take longest, longest first (minutes on 2 cores, measured with
+#: ``--junitxml``): they start first, so the two processes end together instead of one
+#: finishing a long file alone. The other files follow in their usual order.
+SLOWEST_FIRST = (
+    "tests/e2e/test_emulation.py",
+    "tests/e2e/test_slurm.py",
+    "tests/e2e/test_resume.py",
+    "tests/e2e/test_bench.py",
+    "tests/e2e/test_diagnosis.py",
+    "tests/e2e/test_module.py",
+    "tests/e2e/test_audit.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
+
+
+def _worker() -> str | None:
+    """The name of this pytest-xdist worker (``gw0``), or ``None`` in the controlling process
+    or a run without workers."""
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
 def pytest_sessionstart(session):
-    session.config.stash[_BEFORE] = _repository_files()
+    if _worker() is None:  # the controlling process sees the whole run
+        session.config.stash[_BEFORE] = _repository_files()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -46,12 +83,31 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """One real run of the tiny config, shared by every scenario (copy it, never modify it)."""
-    workdir = make_workdir(tmp_path_factory.mktemp("tiny") / "run", CONFIGS / "tiny.yaml")
-    proc = run_snakemake(workdir)
-    assert proc.returncode == 0, explain(proc)
+    """One real run of the tiny config, shared by every scenario (copy it, never modify it),
+    and by both processes of the run: the first to need it makes it, the other waits for it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if _worker() is not None else base  # the workers' common temp root
+    workdir, done = shared / "tiny" / "run", shared / "tiny" / "done"
+    with _locked(shared / "tiny.lock"):
+        if not done.exists():
+            if workdir.parent.exists():  # a worker that failed to make it left this
+                shutil.rmtree(workdir.parent)
+            make_workdir(workdir, CONFIGS / "tiny.yaml")
+            proc = run_snakemake(workdir)
+            assert proc.returncode == 0, explain(proc)
+            done.touch()
     return workdir
 
 

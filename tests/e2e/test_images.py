@@ -94,7 +94,7 @@ def test_a_rerun_gives_the_same_lock_and_streaming_the_same_weights(image_run, t
 def test_integer_ids_reach_the_embedding_unchanged(image_run, monkeypatch):
     """scale: none keeps the NPZ's int32 ids: the split says so, and the batches the model is
     fed (in memory and streamed) are the ids themselves."""
-    from samebits.ml import data, scaling, steps
+    from samebits.ml import batches, data, scaling
     from samebits.ml.weights import read_npz
 
     monkeypatch.chdir(image_run)
@@ -106,8 +106,8 @@ def test_integer_ids_reach_the_embedding_unchanged(image_run, monkeypatch):
     order = np.random.default_rng(0).permutation(len(meta["train"])).astype(np.int32)[None, :]
     y = np.zeros(len(meta["train"]), dtype=np.float32)
     for stream in (False, True):
-        x = steps._features(ds, meta["train"], scaler, stream)
-        first, _ = next(iter(steps._epoch_batches(x, y, order, 32)))
+        x = batches.features(ds, meta["train"], scaler, stream)
+        first, _ = next(iter(batches.epoch_batches(x, y, order, 32)))
         assert first.dtype.name == "int32", (stream, first.dtype)
         assert np.array_equal(first.numpy(), ids[meta["train"][order[0][:32]]]), stream
     record = _record(image_run, "train", experiment="embed", seed=0)

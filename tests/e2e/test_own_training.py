@@ -54,7 +54,7 @@ experiments:
 
 
 #: Two jobs at once (the last --cores wins): single-threaded jobs give the same lock with
-#: --cores 2 as with --cores 1 (tests/e2e/test_parallel.py), in about half the time.
+#: --cores 2 as with --cores 1 (tests/e2e/test_pipeline.py), in about half the time.
 TWO_JOBS = ("--cores", "2")
 
 

@@ -179,11 +179,18 @@ def test_a_lock_entry_edited_by_hand_is_reported_edited_once_and_the_lock_is_kep
     assert (tiny_copy / layout.verify.verdict).read_text().startswith("failed\n")  # the dry run left it
 
 
-def test_two_separate_clones_write_byte_identical_locks(tiny_run, tmp_path):
+def test_a_second_clone_running_two_jobs_at_once_writes_the_lock_byte_for_byte(tiny_run, tmp_path):
+    """Each job is single-threaded and writes only its own files, so another clone, elsewhere,
+    running the two chains side by side (--cores 2; the last --cores wins) writes the lock
+    of the sequential run, byte for byte."""
     other = make_workdir(tmp_path / "elsewhere" / "second-clone", CONFIGS / "tiny.yaml")
-    proc = run_snakemake(other)
+    proc = run_snakemake(other, "--cores", "2")
     assert proc.returncode == 0, explain(proc)
     assert (other / "samebits.lock").read_bytes() == (tiny_run / "samebits.lock").read_bytes()
+    # the jobs really overlapped: Snakemake started two at once, which the shared run never did
+    assert "Execute 2 jobs..." in proc.stdout + proc.stderr, explain(proc)
+    sequential = "".join(p.read_text() for p in (tiny_run / ".snakemake" / "log").glob("*.snakemake.log"))
+    assert "Execute 1 jobs..." in sequential and "Execute 2 jobs..." not in sequential
 
 
 def test_the_report_holds_the_summary_the_figures_and_the_verification(tiny_copy):
