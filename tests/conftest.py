@@ -39,17 +39,20 @@ def _repository_files() -> set[str] | None:
     return {line[3:] for line in proc.stdout.splitlines() if not any(c in line for c in TOOL_CACHES)}
 
 
-#: The test files that take longest, longest first (minutes on 2 cores, measured with
-#: ``--junitxml``): they start first, so the two processes end together instead of one
+#: The test files that take longest, longest first (measured with ``--junitxml``): they start first, so the two processes end together instead of one
 #: finishing a long file alone. The other files follow in their usual order.
 SLOWEST_FIRST = (
     "tests/e2e/test_emulation.py",
     "tests/e2e/test_slurm.py",
     "tests/e2e/test_resume.py",
     "tests/e2e/test_bench.py",
+    "tests/e2e/test_user_data.py",
+    "tests/e2e/test_own_training.py",
+    "tests/e2e/test_audit.py",
+    "tests/e2e/test_images.py",
     "tests/e2e/test_diagnosis.py",
     "tests/e2e/test_module.py",
-    "tests/e2e/test_audit.py",
+    "tests/e2e/test_default_run.py",
 )
 
 
