@@ -39,8 +39,9 @@ def _repository_files() -> set[str] | None:
     return {line[3:] for line in proc.stdout.splitlines() if not any(c in line for c in TOOL_CACHES)}
 
 
-#: The test files that take longest, longest first (measured with ``--junitxml``): they start first, so the two processes end together instead of one
-#: finishing a long file alone. The other files follow in their usual order.
+#: The test files that take longest, longest first (measured with ``--junitxml``): they
+#: start first, so the two processes end together instead of one finishing a long file
+#: alone. The other files follow in their usual order.
 SLOWEST_FIRST = (
     "tests/e2e/test_emulation.py",
     "tests/e2e/test_slurm.py",
