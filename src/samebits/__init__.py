@@ -4,15 +4,18 @@ The package is in layers, each importing only those below it (tests/unit/test_st
 checks it):
 
 - ``core``: errors, seeds, canonical checksums, the one file writer, structured differences,
-  the path layout of a run, step logging;
-- ``provenance``: the environment fingerprint, step records, the lock, comparison, verify;
-- ``ml``: the determinism recipe, data, models, weights, metrics, the chain's steps;
+  the path layout of a run, step logging, references to the user's code;
+- ``provenance``: the environment fingerprint, a step's identity, step records, the lock,
+  comparison, verify;
+- ``ml``: the determinism recipe, data, models, weights, metrics, training, the chain's steps;
 - ``paper``: the summary table and the figures;
 - ``config``: the configuration's schema, checks, grids and cache;
-- ``plan``: what a run of a configuration does (the workflow and the command read it);
+- ``plan``: the checked configuration and what each rule reads (the workflow, the command,
+  audit, lint and the benchmark read it; it computes only);
+- ``lifecycle``: what a run of the workflow does at its start and end (the workflow only);
 - ``diagnostics``: diff, audit, portability, lint, CPU emulation;
 - ``scaffold``: a new paper repository that uses the workflow as a module (``samebits init``;
-  imports only ``core``);
+  imports only ``core`` and ``config``);
 - ``cli``: the ``samebits`` command.
 
 The names below are the public API; each is imported on first use, so ``import samebits``
