@@ -163,8 +163,10 @@ def _sigterm_mid_epoch(straight: Path, tmp_path: Path) -> None:
     workdir, log, resume = _scenario(straight, tmp_path)
     run = _start(workdir, "mlp")
     try:
-        _wait_for(_logged(log, "epoch 5/30 "), run, "epoch 5")
-        time.sleep(0.08)  # into epoch 6
+        # the checkpoint after epoch 5 is the last thing before epoch 6's batches (an epoch
+        # takes ~0.2 s here): signalled at once, training gets it in the middle of epoch 6, not
+        # in its validation pass after the last batch (which would stop it at the epoch's end)
+        _wait_for(_logged(log, "after epoch 5 of 30"), run, "the checkpoint after epoch 5")
         _train_process(run).send_signal(signal.SIGTERM)
         out, _ = run.communicate(timeout=120)
     finally:
