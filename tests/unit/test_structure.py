@@ -118,6 +118,21 @@ def test_layers_import_only_what_they_may():
     assert not wrong, "\n".join(wrong)
 
 
+#: What only a Snakemake run may do at its exit, and so only ``samebits.lifecycle`` imports: the
+#: CLI, audit, lint and bench build a Plan that registers no exit handler and moves no file.
+RUN_SIDE_EFFECTS = {"atexit", "os", "shutil", "samebits.core.fileio"}
+
+
+def _imported(name: str) -> set[str]:
+    """Every module the file imports, ``from pkg import module`` counted as the module."""
+    return {m for module, names in _imports(name, MODULES[name]) for m in [module, *(f"{module}.{n}" for n in names)]}
+
+
+def test_the_plan_registers_nothing_and_moves_nothing():
+    assert not _imported("samebits.plan") & RUN_SIDE_EFFECTS, sorted(_imported("samebits.plan") & RUN_SIDE_EFFECTS)
+    assert _imported("samebits.lifecycle") >= RUN_SIDE_EFFECTS  # the list names what the hooks do use
+
+
 def test_every_module_lists_its_public_names():
     for name in MODULES:
         if name.count(".") < 2 and name not in (
