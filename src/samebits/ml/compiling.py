@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = [
     "Compiled",
     "build_callbacks",
     "build_loss",
+    "build_metrics",
     "build_optimizer",
     "class_weights",
     "compile_training",
@@ -51,6 +53,49 @@ def default_loss(task: str, units: int) -> str:
 
 def metric_names(metrics: list[str] | None, task: str) -> list[str]:
     return list(TASK_METRICS[task] if metrics is None else metrics)
+
+
+def build_metrics(names: list[str], *, task: str, units: int, where: str) -> list[Any]:
+    """What ``compile()`` gets for the metric ``names``: a name as it is, or, for a metric of
+    :data:`keras_api.POSITIVE_CLASS_METRICS` on two softmax units, that metric fed the second unit's
+    probability (its name and values are those it has on one sigmoid unit).
+
+    :class:`ConfigError` for a positive-class metric on a task that is not binary."""
+    found: list[Any] = []
+    for i, name in enumerate(names):
+        if name not in keras_api.POSITIVE_CLASS_METRICS:
+            found.append(name)
+            continue
+        if task != "binary":
+            raise ConfigError(keras_api.positive_class_only(name, task, f"{where}.metrics[{i}]"))
+        found.append(name if units == 1 else _positive_class(name))
+    return found
+
+
+def _positive_class(name: str) -> Any:
+    """The Keras metric ``name`` fed the positive class's probability of a two-unit softmax."""
+    import keras
+
+    class PositiveClass(keras.metrics.Metric):
+        def __init__(self, inner: Any):
+            super().__init__(name=inner.name, dtype=inner.dtype)
+            self.inner = inner
+
+        def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+            y_true = keras.ops.reshape(keras.ops.cast(y_true, y_pred.dtype), (-1, 1))
+            return self.inner.update_state(y_true, y_pred[:, 1:], sample_weight=sample_weight)
+
+        def result(self) -> Any:
+            return self.inner.result()
+
+        def reset_state(self) -> None:
+            self.inner.reset_state()
+
+    inner = keras.metrics.get(name)
+    # named as compile() names the metric in a fresh process ("auc", never "auc_1": Keras
+    # numbers a default name taken before, and history.json's keys must not depend on that)
+    config = {**inner.get_config(), "name": re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(inner).__name__).lower()}
+    return PositiveClass(type(inner).from_config(config))
 
 
 def targets_for(y: np.ndarray, *, task: str, units: int) -> np.ndarray:
@@ -104,7 +149,10 @@ def build_loss(loss: Any, *, task: str, units: int, where: str, as_object: bool)
     name = keras_api.spec_name(loss)
     ref = CodeRef.named(loss, f"{where}.loss")
     if ref is not None:
-        return ref.load(f"{where}.loss"), loss
+        function = ref.load(f"{where}.loss")
+        if as_object:  # compile() reduces a function over the batch; the user's loop calls the loss itself
+            return _reduced(function, name=ref.function), loss
+        return function, loss
     if isinstance(loss, str) and not as_object and loss in keras_api.api()["loss_names"]:
         return loss, loss
     assert name is not None  # the schema takes a name or a mapping with a name
@@ -118,6 +166,18 @@ def build_loss(loss: Any, *, task: str, units: int, where: str, as_object: bool)
     else:
         cname, options = keras_api.resolve("loss", loss, f"{where}.loss")
     return _construct(getattr(keras.losses, cname), options, f"{where}.loss"), name
+
+
+def _reduced(function: Any, *, name: str) -> Any:
+    """The user's loss function as a :class:`keras.losses.Loss`: its per-sample values
+    reduced over the batch as Keras reduces a loss by default (the mean over the batch)."""
+    import keras
+
+    class Reduced(keras.losses.Loss):
+        def call(self, y_true: Any, y_pred: Any) -> Any:
+            return function(y_true, y_pred)
+
+    return Reduced(name=name)
 
 
 def build_callbacks(callbacks: list[Any], *, where: str) -> list[Any]:
@@ -171,7 +231,7 @@ class Compiled:
 
     optimizer: Any
     loss: Any  #: a name ``compile()`` resolves, a :class:`keras.losses.Loss`, or the user's function
-    metrics: list[str] | None  #: ``None`` for a trainer of the user's, which logs what it computes itself
+    metrics: list[Any] | None  #: ``None`` for a trainer of the user's, which logs what it computes itself
     callbacks: list[Any]
     class_weight: dict[int, float] | None
     described: dict[str, Any]
@@ -187,9 +247,10 @@ def compile_training(
         train["optimizer"], learning_rate=train["learning_rate"], schedule=train["schedule"], where=where
     )
     loss, described["loss"] = build_loss(train["loss"], task=task, units=units, where=where, as_object=for_trainer)
-    metrics = None if for_trainer else metric_names(train["metrics"], task)
-    if metrics is not None:
-        described["metrics"] = metrics
+    metrics = None
+    if not for_trainer:
+        described["metrics"] = metric_names(train["metrics"], task)
+        metrics = build_metrics(described["metrics"], task=task, units=units, where=where)
     weights = class_weights(train["class_weight"], labels, task=task, n_classes=n_classes, where=where)
     callbacks = build_callbacks(train["callbacks"], where=where)
     return Compiled(optimizer, loss, metrics, callbacks, weights, described)

@@ -21,7 +21,16 @@ from typing import Any
 from ..core.errors import ConfigError
 from ..core.usercode import CodeRef
 
-__all__ = ["KINDS", "api", "check", "resolve", "spec_name"]
+__all__ = [
+    "KINDS",
+    "POSITIVE_CLASS_METRICS",
+    "REFUSED_CALLBACKS",
+    "positive_class_only",
+    "api",
+    "check",
+    "resolve",
+    "spec_name",
+]
 
 API_PATH = Path(__file__).with_name("keras_api.yaml")
 
@@ -56,6 +65,42 @@ def spec_name(value: Any) -> str | None:
     return None
 
 
+#: Metrics that score the probability of one positive class (Keras reads ``y_pred`` as it):
+#: they fit a binary task only. On one sigmoid unit Keras computes them as they are; on two
+#: softmax units they get the second unit's probability (:func:`samebits.ml.compiling.build_metrics`).
+POSITIVE_CLASS_METRICS = frozenset(
+    {
+        *("AUC", "Precision", "Recall", "BinaryAccuracy", "BinaryCrossentropy", "BinaryIoU"),
+        *("TruePositives", "TrueNegatives", "FalsePositives", "FalseNegatives"),
+        *("precision", "recall", "binary_accuracy", "binary_crossentropy", "binary_io_u"),
+        *("true_positives", "true_negatives", "false_positives", "false_negatives"),
+    }
+)
+
+
+def positive_class_only(name: str, task: str, where: str) -> str:
+    """The message refusing the positive-class metric ``name`` on a ``task`` that is not binary."""
+    hint = "; for classes, use accuracy or SparseCategoricalAccuracy" if task == "multiclass" else ""
+    return (
+        f"{where}: {name} scores the probability of one positive class, so it fits a binary task only; "
+        f"this data set's task is {task}{hint}"
+    )
+
+
+#: Keras callbacks a configuration may not name, and why (a step writes only the outputs its
+#: rule names, and a configuration names no Python code but by reference).
+REFUSED_CALLBACKS = {
+    "ModelCheckpoint": "writes model files of its own (the train step checkpoints every epoch: train.checkpoint)",
+    "BackupAndRestore": "writes files of its own (a killed train step resumes by itself: train.checkpoint)",
+    "TensorBoard": "writes log files of its own (the train log has every epoch's values)",
+    "CSVLogger": "writes a file of its own (the train log and history.json have every epoch's values)",
+    "RemoteMonitor": "sends every epoch's values over the network",
+    "LambdaCallback": "runs Python functions, which a configuration cannot name (use train.trainer)",
+    "LearningRateScheduler": "takes a Python function (use train.schedule)",
+    "ProgbarLogger": "prints progress only, which the train log already has",
+}
+
+
 def resolve(kind: str, value: Any, where: str) -> tuple[str, dict[str, Any]]:
     """``(Keras class name, options)`` of a spec; :class:`ConfigError` naming ``where`` if
     the name is not one of ``kind`` or an option is not the class's."""
@@ -67,6 +112,11 @@ def resolve(kind: str, value: Any, where: str) -> tuple[str, dict[str, Any]]:
     options = {k: v for k, v in value.items() if k != "name"} if isinstance(value, dict) else {}
     by_key = {_key(c): c for c in classes}
     found = by_key.get(_key(name))
+    if found is None and kind == "callback" and name in REFUSED_CALLBACKS:
+        raise ConfigError(
+            f"{where}: {name} is a Keras callback that samebits refuses: it {REFUSED_CALLBACKS[name]}; "
+            f"accepted: {', '.join(classes)}"
+        )
     if found is None:
         raise ConfigError(f"{where}: {name!r} is not a {what} ({module}); accepted: {', '.join(classes)}")
     accepted = classes[found]["options"]
@@ -98,14 +148,17 @@ def check(train: dict[str, Any], where: str) -> None:
             pass  # compile() takes it as it is
         else:
             resolve("loss", loss, f"{where}.loss")
-    for i, metric in enumerate(train.get("metrics") or []):
+    # a metrics or callbacks value that is not a list is the schema's to name (after these checks)
+    metrics = train.get("metrics")
+    for i, metric in enumerate(metrics if isinstance(metrics, list) else []):
         if isinstance(metric, str) and metric not in api()["metric_names"]:
             raise ConfigError(
                 f"{where}.metrics[{i}]: {metric!r} is not a metric compile() accepts{_near(metric)}; "
                 f"the {len(api()['metric_names'])} names accepted are listed in {API_PATH.name} (metric_names)"
             )
 
-    for i, callback in enumerate(train.get("callbacks") or []):
+    callbacks = train.get("callbacks")
+    for i, callback in enumerate(callbacks if isinstance(callbacks, list) else []):
         name, options = resolve("callback", callback, f"{where}.callbacks[{i}]")
         monitor = options.get("monitor", api()["callbacks"][name].get("monitor"))
         if name == "ReduceLROnPlateau" and train.get("schedule") is not None:
