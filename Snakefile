@@ -3,8 +3,11 @@
 # module, with this repository's config/, data/ and results/.
 from samebits.core.layout import CONFIG_FILE
 
+# `--configfile X` runs X alone: Snakemake would merge X into this file, and an example's run
+# would run, and write over, the default's experiments too.
+if not workflow.overwrite_configfiles:
 
-configfile: CONFIG_FILE
+    configfile: CONFIG_FILE
 
 
 module samebits:

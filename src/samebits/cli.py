@@ -143,12 +143,13 @@ def _cmd_env(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(fp, indent=1, sort_keys=True))
         return 0
-    print(f"python      {fp['python']['version']} ({fp['python']['implementation']})")
+    width = max(12, *(len(name) + 1 for name in fp["packages"]))
+    print(f"{'python':<{width}}{fp['python']['version']} ({fp['python']['implementation']})")
     for name, version in fp["packages"].items():
-        print(f"{name:<12}{version or 'not installed'}")
+        print(f"{name:<{width}}{version or 'not installed'}")
     cpu = fp["cpu"]
-    print(f"cpu         {cpu['vendor']} {cpu['model']} ({cpu['machine']}, {len(cpu['flags'])} flags)")
-    print(f"os          {fp['os']['system']} {fp['os']['libc']}")
+    print(f"{'cpu':<{width}}{cpu['vendor']} {cpu['model']} ({cpu['machine']}, {len(cpu['flags'])} flags)")
+    print(f"{'os':<{width}}{fp['os']['system']} {fp['os']['libc']}")
     for name, value in fp["variables"].items():
         print(f"{name:<24}{'(unset)' if value is None else value}")
     return 0
@@ -221,12 +222,12 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _config_option(p: argparse.ArgumentParser) -> None:
+def _config_option(p: argparse.ArgumentParser, uses: str = "the lock, the tolerance and the run's records") -> None:
     p.add_argument(
         "--config",
         default=layout.CONFIG_FILE,
-        help=f"the workflow's configuration (default: {layout.CONFIG_FILE}); the lock, the tolerance "
-        "and the run's records come from it",
+        help=f"the workflow's configuration, alone, as `snakemake --configfile` runs it (default: "
+        f"{layout.CONFIG_FILE}); {uses} come from it",
     )
 
 
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("audit", help="run one chain twice, varying what must not matter; --hazards: what does")
-    _config_option(p)
+    _config_option(p, "the experiments and the determinism settings")
     p.add_argument("--experiment", help="experiment to audit (default: the first)")
     p.add_argument("--seed", type=int, help="seed to audit (default: the first)")
     p.add_argument("--hazards", action="store_true", help="also flip threads, op determinism, ISA cap, oneDNN ops")
@@ -271,14 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("env", help="print this machine's environment fingerprint")
-    _config_option(p)
+    _config_option(p, "the determinism settings (--exports) and the lock (--check)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--exports", action="store_true", help="print the configuration's determinism variables as exports")
     p.add_argument("--check", action="store_true", help="compare with the lock's environment; exit 1 if it differs")
     p.set_defaults(func=_cmd_env)
 
     p = sub.add_parser("portability", help="which ops and layers give the same bits on other CPUs (emulated)")
-    _config_option(p)
+    _config_option(p, "the determinism profile")
     p.add_argument("--cpu", action="append", help="QEMU CPU model to emulate; repeat (default: Haswell, EPYC-Milan)")
     p.add_argument("--cases", help="comma-separated cases to run (default: all)")
     p.add_argument("--profile", help="determinism profile (default: the configuration's)")
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_portability)
 
     p = sub.add_parser("lint", help="warn about layers and settings that keep the bits from travelling to other CPUs")
-    _config_option(p)
+    _config_option(p, "the experiments, their models and the determinism settings")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_lint)
 

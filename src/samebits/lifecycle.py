@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .config import cache
+from .config import cache, schema
 from .core import fileio, layout
 from .core.errors import SamebitsError
 from .ml import determinism
@@ -38,19 +38,25 @@ class RunHooks:
         self._finished = False
 
     @classmethod
-    def for_workflow(cls, config: dict[str, Any], configfiles: Iterable[str | Path]) -> RunHooks:
-        """The hooks of a run of the configuration Snakemake loaded (files and ``--config``).
+    def for_workflow(
+        cls, config: dict[str, Any], configfiles: Iterable[str | Path], given: dict[str, Any] | None = None
+    ) -> RunHooks:
+        """The hooks of a run of the configuration Snakemake loaded: its files, and ``given``,
+        what ``--config`` set (read as the schema expects it: :func:`schema.with_command_line`).
 
         The checks are a pure function of the configuration and samebits' code, so a start
         with an unchanged configuration takes their result from a cache
         (:mod:`samebits.config.cache`) without importing them.
         """
-        configfiles = [str(p) for p in configfiles]
-        key = cache.key(config, configfiles)
+        files = [str(p) for p in configfiles]
+        schema.check_size(config, ", ".join(files) or "the configuration")  # before it is hashed
+        if given:
+            config = schema.with_command_line(config, given)
+        key = cache.key(config, files)
         found = cache.load(cache.PATH, key)
         if found is not None:
             return cls(Plan(found["config"], found["experiments"]))
-        plan = Plan.check(config, configfiles)
+        plan = Plan.check(config, files)
         cache.store(cache.PATH, key, {"config": plan.config, "experiments": plan.experiments})
         return cls(plan)
 
@@ -81,9 +87,11 @@ class RunHooks:
         from .provenance import ondisk
 
         _drop_leftovers()
-        swept = fileio.sweep("results", layout.CACHE_DIR, flat=(".",))
+        files = self.plan.layout
+        lock_dir = os.path.dirname(self.plan.lock) or "."
+        swept = fileio.sweep(files.results, layout.CACHE_DIR, flat=tuple(dict.fromkeys([".", lock_dir])))
         stale = ondisk.find_stale(self.plan.all_records(), index=ondisk.INDEX)
-        verdict = Path(layout.verify.verdict)
+        verdict = Path(self.plan.layout.verify.verdict)
         if stale or _verdict(verdict) == "failed":
             self._put_aside([*stale, verdict])
         return [
@@ -138,7 +146,7 @@ class RunHooks:
         if status != "passed":
             print(
                 f"samebits: verification failed; {self.plan.lock} was kept as it was "
-                f"(details: {layout.verify.markdown}, {layout.verify.json})",
+                f"(details: {self.plan.layout.verify.markdown}, {self.plan.layout.verify.json})",
                 file=sys.stderr,
                 flush=True,
             )
@@ -177,7 +185,7 @@ class RunHooks:
     def _verdict_of_this_run(self) -> tuple[str, str] | None:
         """(first line, the rest) of the verdict verify wrote in this run, or ``None`` when this
         run did not verify (the file is missing or from an earlier run)."""
-        verdict = Path(layout.verify.verdict)
+        verdict = Path(self.plan.layout.verify.verdict)
         try:
             if self._started is not None and verdict.stat().st_mtime < self._started - 1:
                 return None
@@ -195,8 +203,9 @@ class RunHooks:
         if found is None:
             return
         print(
-            f"samebits: verification {found[0]} ({layout.verify.verdict}), but the run's Snakefile does not call "
-            "samebits' handlers, so the verdict was not shown and a failed verification did not fail the run; "
+            f"samebits: verification {found[0]} ({self.plan.layout.verify.verdict}), but the run's Snakefile "
+            "does not call samebits' handlers, so the verdict was not shown and a failed verification did not "
+            "fail the run; "
             "add `onstart: samebits.onstart()` and `onsuccess: samebits.onsuccess()` to workflow/Snakefile "
             "(README 'Use it in your paper's repository')",
             file=sys.stderr,

@@ -54,7 +54,10 @@ class Plan:
         self.profile: str = det["profile"]
         self.threads: int = det["threads"]
         self.op_determinism: bool = det["op_determinism"]
-        self.lock: str = config["lock"]
+        #: Where this configuration's files go (``output_dir``): the rules name their
+        #: outputs, logs and benchmarks from it.
+        self.layout = layout.Layout.under(config["output_dir"])
+        self.lock: str = config.get("lock") or self.layout.lock
         self.rtol: float = config["verify"]["rtol"]
         self.atol: float = config["verify"]["atol"]
         self._shared: dict[tuple[str, str], dict[str, Any]] = {}
@@ -75,18 +78,22 @@ class Plan:
 
         files = [str(p) for p in configfiles]
         where = where or ", ".join(files) or "the configuration"
+        schema.check_size(config, where)
         for path in files:
             checks.check_duplicate_keys(path)  # names the file and line itself
         try:
             checks.check_config(config)
             schema.validate(config, where)
             filled = schema.with_defaults(config)
-            experiments = grids.expand(filled["experiments"], filled["grids"])
+            origins: dict[str, str] = {}
+            experiments = grids.expand(filled["experiments"], filled["grids"], origins)
         except ConfigError as exc:
             message = str(exc)
             raise ConfigError(message if message.startswith(f"{where}: ") else f"{where}: {message}") from None
+        for name, grid in origins.items():  # each made experiment, checked as a written one would be
+            made = {**filled, "experiments": {name: experiments[name]}, "grids": {}}
+            schema.validate(made, f"{where}: grids.{grid}.vary makes experiments.{name}, and there")
         if filled["grids"]:
-            schema.validate({**filled, "experiments": experiments, "grids": {}}, where)
             experiments = schema.with_defaults({**filled, "experiments": experiments})["experiments"]
         return cls(filled, experiments)
 
@@ -118,7 +125,7 @@ class Plan:
         return sources.data_files(self.datasets[wildcards.dataset]["source"])
 
     def _split_of(self, experiment: str, seed: Any) -> str:
-        return layout.split.path("split", dataset=self.experiments[experiment]["dataset"], seed=seed)
+        return self.layout.split.path("split", dataset=self.experiments[experiment]["dataset"], seed=seed)
 
     def init_inputs(self, wildcards: Wildcards) -> dict[str, Any]:
         """Init's inputs: its split, and a custom builder's file."""
@@ -140,7 +147,9 @@ class Plan:
 
     def train_inputs(self, wildcards: Wildcards) -> dict[str, Any]:
         w = {"experiment": wildcards.experiment, "seed": wildcards.seed}
-        found = self._chain_inputs(wildcards, init=layout.init.path("init", **w), model=layout.init.path("model", **w))
+        found = self._chain_inputs(
+            wildcards, init=self.layout.init.path("init", **w), model=self.layout.init.path("model", **w)
+        )
         code = self._user_code(wildcards.experiment, "trainer", "loss")
         if code:
             found["code"] = code
@@ -149,31 +158,31 @@ class Plan:
     def evaluate_inputs(self, wildcards: Wildcards) -> dict[str, Any]:
         w = {"experiment": wildcards.experiment, "seed": wildcards.seed}
         return self._chain_inputs(
-            wildcards, weights=layout.train.path("weights", **w), model=layout.init.path("model", **w)
+            wildcards, weights=self.layout.train.path("weights", **w), model=self.layout.init.path("model", **w)
         )
 
     def experiment_histories(self, wildcards: Wildcards) -> list[str]:
-        return [layout.train.path("history", experiment=wildcards.experiment, seed=s) for s in self.seeds]
+        return [self.layout.train.path("history", experiment=wildcards.experiment, seed=s) for s in self.seeds]
 
     def experiment_metrics(self, wildcards: Wildcards) -> list[str]:
-        return [layout.evaluate.path("metrics", experiment=wildcards.experiment, seed=s) for s in self.seeds]
+        return [self.layout.evaluate.path("metrics", experiment=wildcards.experiment, seed=s) for s in self.seeds]
 
     def experiment_predictions(self, wildcards: Wildcards) -> list[str]:
-        return [layout.evaluate.path("predictions", experiment=wildcards.experiment, seed=s) for s in self.seeds]
+        return [self.layout.evaluate.path("predictions", experiment=wildcards.experiment, seed=s) for s in self.seeds]
 
     def evaluate_records(self, wildcards: Wildcards = None) -> list[str]:
-        return [layout.record("evaluate", experiment=e, seed=s) for e in self.experiments for s in self.seeds]
+        return [self.layout.record("evaluate", experiment=e, seed=s) for e in self.experiments for s in self.seeds]
 
     def all_records(self, wildcards: Wildcards = None) -> list[str]:
         """Every step record of the run: the splits, each experiment x seed chain, then the
         figures' and the summary's."""
         used = sorted({exp["dataset"] for exp in self.experiments.values()})
-        paths = [layout.record("split", dataset=d, seed=s) for d in used for s in self.seeds]
+        paths = [self.layout.record("split", dataset=d, seed=s) for d in used for s in self.seeds]
         for name in self.experiments:
             for seed in self.seeds:
-                paths += [layout.record(step, experiment=name, seed=seed) for step in layout.CHAIN_STEPS[1:]]
-        paths += [layout.record("figures", experiment=name) for name in self.experiments]
-        paths.append(layout.record("summarize"))
+                paths += [self.layout.record(step, experiment=name, seed=seed) for step in layout.CHAIN_STEPS[1:]]
+        paths += [self.layout.record("figures", experiment=name) for name in self.experiments]
+        paths.append(self.layout.record("summarize"))
         return paths
 
     # --- params ----------------------------------------------------------------------

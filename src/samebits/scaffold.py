@@ -239,11 +239,9 @@ reproduced bit for bit`, or names the steps that differ and why.
 
 
 def lock() -> str:
-    """The lock's path when the configuration does not name one (the schema's default): at the
-    top of the paper's repository, committed with the paper."""
-    from .config.schema import default  # reads the schema (yaml): only when writing
-
-    return default("lock")
+    """The lock's path when the configuration names none (``samebits.lock`` in the default
+    ``output_dir``): at the top of the paper's repository, committed with the paper."""
+    return layout.DEFAULT.lock
 
 
 def _run_folders() -> list[str]:

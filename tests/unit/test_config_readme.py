@@ -98,7 +98,14 @@ def test_the_table_has_a_row_for_every_key_of_the_schema():
 
 @pytest.mark.parametrize(
     "key",
-    ["determinism.profile", "determinism.threads", "determinism.op_determinism", "verify.rtol", "verify.atol", "lock"],
+    [
+        "determinism.profile",
+        "determinism.threads",
+        "determinism.op_determinism",
+        "verify.rtol",
+        "verify.atol",
+        "output_dir",
+    ],
 )
 def test_a_sections_default_is_the_schemas(key):
     cell = _defaults(schema.parameter_table())[key]

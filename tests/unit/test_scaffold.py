@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from samebits import cli, scaffold
-from samebits.config import schema
 from samebits.core import layout
 from samebits.core.errors import SamebitsError
 from samebits.core.version import __version__
@@ -52,7 +51,7 @@ def test_the_configuration_is_one_samebits_accepts(paper, monkeypatch):
     assert plan.datasets[experiment["dataset"]]["source"] == "breast_cancer"
     assert 1 <= experiment["train"]["epochs"] <= 10
     # the lock the files name is where the workflow writes it
-    assert plan.lock == scaffold.lock() == schema.default("lock")
+    assert plan.lock == scaffold.lock() == layout.LOCK_NAME
     # and the link to the configuration's reference is the release's
     config = (paper / layout.CONFIG_FILE).read_text()
     assert f"https://github.com/{REPO_NAME}/blob/{scaffold.default_tag()}/config/README.md" in config

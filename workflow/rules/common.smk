@@ -10,7 +10,9 @@ from snakemake.logging import logger
 # The steps import the installed samebits library: it must be this workflow's release (the
 # workflow's own copy of the version file, read from the module's tag in a paper's repository).
 check_library(workflow.source_path(f"../../{layout.VERSION_FILE}"))
-HOOKS = RunHooks.for_workflow(config, workflow.configfiles)
+HOOKS = RunHooks.for_workflow(
+    config, workflow.configfiles, given=workflow.config_settings.config
+)
 PLAN = HOOKS.plan
 for message in HOOKS.start(main_process=workflow.is_main_process):
     logger.warning(f"samebits: {message}")

@@ -2,13 +2,13 @@ rule evaluate:
     input:
         unpack(PLAN.evaluate_inputs),
     output:
-        metrics=layout.evaluate.metrics,
-        predictions=layout.evaluate.predictions,
-        record=layout.evaluate.record,
+        metrics=PLAN.layout.evaluate.metrics,
+        predictions=PLAN.layout.evaluate.predictions,
+        record=PLAN.layout.evaluate.record,
     log:
-        layout.evaluate.log,
+        PLAN.layout.evaluate.log,
     benchmark:
-        layout.evaluate.benchmark
+        PLAN.layout.evaluate.benchmark
     priority: CHAIN_PRIORITY["evaluate"]
     conda:
         "../envs/samebits.yaml"

@@ -2,13 +2,13 @@ rule init:
     input:
         unpack(PLAN.init_inputs),
     output:
-        init=layout.init.init,
-        model=layout.init.model,
-        record=layout.init.record,
+        init=PLAN.layout.init.init,
+        model=PLAN.layout.init.model,
+        record=PLAN.layout.init.record,
     log:
-        layout.init.log,
+        PLAN.layout.init.log,
     benchmark:
-        layout.init.benchmark
+        PLAN.layout.init.benchmark
     priority: CHAIN_PRIORITY["init"]
     conda:
         "../envs/samebits.yaml"

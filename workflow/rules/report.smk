@@ -5,24 +5,24 @@ rule figures:
         predictions=PLAN.experiment_predictions,
     output:
         curves_png=report(
-            layout.figures.curves_png,
+            PLAN.layout.figures.curves_png,
             caption="../report/learning_curves.rst",
             category="Figures",
             subcategory="{experiment}",
             labels={"experiment": "{experiment}", "figure": "learning curves"},
         ),
-        curves_svg=layout.figures.curves_svg,
+        curves_svg=PLAN.layout.figures.curves_svg,
         test_png=report(
-            layout.figures.test_png,
+            PLAN.layout.figures.test_png,
             caption="../report/test.rst",
             category="Figures",
             subcategory="{experiment}",
             labels={"experiment": "{experiment}", "figure": "test set"},
         ),
-        test_svg=layout.figures.test_svg,
-        record=layout.figures.record,
+        test_svg=PLAN.layout.figures.test_svg,
+        record=PLAN.layout.figures.record,
     log:
-        layout.figures.log,
+        PLAN.layout.figures.log,
     conda:
         "../envs/samebits.yaml"
     threads: 1
@@ -37,16 +37,16 @@ rule summarize:
         records=PLAN.evaluate_records,
     output:
         csv=report(
-            layout.summarize.csv,
+            PLAN.layout.summarize.csv,
             caption="../report/summary.rst",
             category="Summary",
             labels={"table": "metrics over seeds"},
         ),
-        markdown=layout.summarize.markdown,
-        latex=layout.summarize.latex,
-        record=layout.summarize.record,
+        markdown=PLAN.layout.summarize.markdown,
+        latex=PLAN.layout.summarize.latex,
+        record=PLAN.layout.summarize.record,
     log:
-        layout.summarize.log,
+        PLAN.layout.summarize.log,
     conda:
         "../envs/samebits.yaml"
     threads: 1

@@ -2,10 +2,10 @@ rule split:
     input:
         data=PLAN.dataset_files,
     output:
-        split=layout.split.split,
-        record=layout.split.record,
+        split=PLAN.layout.split.split,
+        record=PLAN.layout.split.record,
     log:
-        layout.split.log,
+        PLAN.layout.split.log,
     conda:
         "../envs/samebits.yaml"
     threads: 1

@@ -2,14 +2,14 @@ rule train:
     input:
         unpack(PLAN.train_inputs),
     output:
-        weights=layout.train.weights,
-        history=layout.train.history,
-        keras=layout.train.keras,
-        record=layout.train.record,
+        weights=PLAN.layout.train.weights,
+        history=PLAN.layout.train.history,
+        keras=PLAN.layout.train.keras,
+        record=PLAN.layout.train.record,
     log:
-        layout.train.log,
+        PLAN.layout.train.log,
     benchmark:
-        layout.train.benchmark
+        PLAN.layout.train.benchmark
     priority: CHAIN_PRIORITY["train"]
     conda:
         "../envs/samebits.yaml"

@@ -6,17 +6,17 @@ rule verify:
     input:
         records=PLAN.all_records,
     output:
-        verdict=layout.verify.verdict,
-        json=layout.verify.json,
-        markdown=layout.verify.markdown,
+        verdict=PLAN.layout.verify.verdict,
+        json=PLAN.layout.verify.json,
+        markdown=PLAN.layout.verify.markdown,
         html=report(
-            layout.verify.html,
+            PLAN.layout.verify.html,
             caption="../report/verification.rst",
             category="Verification",
             labels={"table": "status of every step"},
         ),
     log:
-        layout.verify.log,
+        PLAN.layout.verify.log,
     conda:
         "../envs/samebits.yaml"
     threads: 1

@@ -6,12 +6,14 @@ the bad value and what is accepted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..core import layout
 from ..core.errors import ConfigError, DataError
 from ..core.usercode import CodeRef
 from ..ml import keras_api, models, sources
@@ -56,8 +58,12 @@ def read_yaml(path: str | Path) -> Any:
                 loader.dispose()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: byte {exc.start} is not UTF-8; a configuration is UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    except ValueError as exc:  # an integer of over 4,300 digits, say
+        raise ConfigError(f"{path}: a value cannot be read ({exc})") from None
 
 
 def check_duplicate_keys(path: str | Path) -> None:
@@ -78,6 +84,13 @@ def check_config(config: dict[str, Any]) -> None:
     between sections, Keras names and options (:mod:`samebits.ml.keras_api`), and
     custom builders, trainers and losses (checked without importing them). Messages name
     the field (``experiments.mlp.model.type``); the caller adds the file."""
+    for section in ("datasets", "experiments", "grids"):
+        for name in config[section] if isinstance(config.get(section), dict) else {}:
+            # (the schema's pattern, with its $, would let a final newline through)
+            if isinstance(name, str) and re.fullmatch(layout.NAME, name) is None:
+                raise ConfigError(
+                    f"{section}: {name!r} is not a name: letters, digits, _ and -, starting with a letter or digit"
+                )
     datasets: dict[str, Any] = config["datasets"] if isinstance(config.get("datasets"), dict) else {}
     for name, spec in datasets.items():
         source = _get(spec, "source")
@@ -97,7 +110,7 @@ def check_config(config: dict[str, Any]) -> None:
     experiments: dict[str, Any] = config["experiments"] if isinstance(config.get("experiments"), dict) else {}
     try:
         experiments = grids.expand(experiments, config.get("grids") or {})
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         pass  # malformed grids: the schema says what is wrong
     for name, exp in experiments.items():
         kind = _get(exp, "model", "type")
@@ -111,13 +124,48 @@ def check_config(config: dict[str, Any]) -> None:
             )
         if kind == "custom" and isinstance(_get(exp, "model", "builder"), str):
             where = f"experiments.{name}.model.builder"
-            CodeRef.parse(exp["model"]["builder"], where).check(where)
+            builder = CodeRef.parse(exp["model"]["builder"], where)
+            builder.check(where)
+            options = _get(exp, "model", "options")
+            if isinstance(options, dict):  # builder(input_shape, n_classes, seeds, **options)
+                builder.check_options(options, 3, f"experiments.{name}.model.options")
         train = _get(exp, "train")
         if isinstance(train, dict):
             keras_api.check(train, f"experiments.{name}.train")
+            _check_class_weight(train.get("class_weight"), f"experiments.{name}.train.class_weight")
+            task = _known_task(datasets.get(dataset) if isinstance(dataset, str) else None)
+            metrics = train.get("metrics")
+            for i, metric in enumerate(metrics if isinstance(metrics, list) else []):
+                if task is not None and task != "binary" and metric in keras_api.POSITIVE_CLASS_METRICS:
+                    raise ConfigError(
+                        keras_api.positive_class_only(metric, task, f"experiments.{name}.train.metrics[{i}]")
+                    )
             trainer, loss = train.get("trainer"), train.get("loss")
             if isinstance(trainer, str):
                 where = f"experiments.{name}.train.trainer"
                 CodeRef.parse(trainer, where).check(where)
             if (ref := CodeRef.named(loss, f"experiments.{name}.train.loss")) is not None:
                 ref.check(f"experiments.{name}.train.loss")
+
+
+def _check_class_weight(spec: Any, where: str) -> None:
+    """Keys of a ``{class index: weight}`` mapping are class indices (0, 1, …); the number of
+    classes is known only when the data is read, and train checks the range then."""
+    if not isinstance(spec, dict):
+        return
+    for key in spec:
+        if isinstance(key, bool) or not (isinstance(key, int) and key >= 0 or isinstance(key, str) and key.isdigit()):
+            raise ConfigError(
+                f"{where}: key {key!r} is not a class index; accepted: 0, 1, … (the labels' positions in sorted order)"
+            )
+
+
+def _known_task(spec: Any) -> str | None:
+    """A data set's task when the configuration says it or the data set is bundled; else
+    ``None`` (it is inferred from the labels when split reads them)."""
+    if not isinstance(spec, dict):
+        return None
+    if isinstance(spec.get("task"), str):
+        return str(spec["task"])
+    source = spec.get("source")
+    return sources.BUNDLED.get(source) if isinstance(source, str) else None

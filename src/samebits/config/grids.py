@@ -43,8 +43,9 @@ def _set(doc: dict[str, Any], path: str, value: Any, where: str) -> None:
     doc[keys[-1]] = copy.deepcopy(value)
 
 
-def expand(experiments: dict[str, Any], grids: dict[str, Any]) -> dict[str, Any]:
-    """The experiments with every grid expanded (a new dict; the inputs are not changed)."""
+def expand(experiments: dict[str, Any], grids: dict[str, Any], origins: dict[str, str] | None = None) -> dict[str, Any]:
+    """The experiments with every grid expanded (a new dict; the inputs are not changed);
+    ``origins``, if given, gets the grid of each experiment a grid made."""
     out = dict(experiments)
     for grid, spec in grids.items():
         bases = spec["base"] if isinstance(spec["base"], list) else [spec["base"]]
@@ -71,4 +72,6 @@ def expand(experiments: dict[str, Any], grids: dict[str, Any]) -> dict[str, Any]
                 for path, value in zip(vary, values, strict=True):
                     _set(exp, path, value, f"grids.{grid}")
                 out[name] = exp
+                if origins is not None:
+                    origins[name] = grid
     return out

@@ -14,13 +14,24 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..core.errors import ConfigError
 
-__all__ = ["SCHEMA_PATH", "default", "parameter_table", "schema", "validate", "with_defaults"]
+__all__ = [
+    "MAX_VALUES",
+    "SCHEMA_PATH",
+    "check_size",
+    "default",
+    "parameter_table",
+    "schema",
+    "validate",
+    "with_command_line",
+    "with_defaults",
+]
 
 SCHEMA_PATH = Path(__file__).with_name("schema.yaml")
 
@@ -48,7 +59,10 @@ def _validator() -> Any:
     """A validator of the whole schema (its ``descend`` checks a part, with refs resolved)."""
     import jsonschema
 
-    return jsonschema.validators.validator_for(schema())(schema())
+    base = jsonschema.validators.validator_for(schema())
+    # 1.0 is not an integer here: a seed of 1.0 would name its folder seed1.0
+    strict = base.TYPE_CHECKER.redefine("integer", lambda _, x: isinstance(x, int) and not isinstance(x, bool))
+    return jsonschema.validators.extend(base, type_checker=strict)(schema())
 
 
 def _matches(instance: Any, node: dict[str, Any]) -> bool:
@@ -70,7 +84,64 @@ def _explain(error: Any) -> tuple[str, str]:
                 inner = next(iter(_validator().descend(instance, branch)), None)
                 if inner is not None:
                     return _dotted([*error.absolute_path, *inner.absolute_path]), inner.message
+    if error.validator == "type" and isinstance(instance, str) and {"number", "integer"} & set(_types(error.schema)):
+        try:
+            float(instance)
+        except ValueError:
+            pass
+        else:
+            if "e" in instance.lower() and "." not in instance:  # PyYAML reads YAML 1.1: 1e-3 is text there
+                hint = "write it with a dot and a signed exponent (1.0e-3, not 1e-3: YAML 1.1 reads that as text)"
+            else:
+                hint = "write it without quotes"
+            return _dotted(error.absolute_path), f"{instance!r} is text, not a number: {hint}"
+    if error.validator == "type" and isinstance(instance, float) and "integer" in _types(error.schema):
+        whole = f": write {int(instance)}" if instance.is_integer() else ""
+        return _dotted(error.absolute_path), f"{instance!r} is not an integer{whole}"
+    if error.validator == "oneOf" and "description" in error.schema:
+        return _dotted(error.absolute_path), f"{instance!r} is not accepted: expected {error.schema['description']}"
+    if error.validator == "pattern" and "description" in error.schema:
+        # A regular expression says what is accepted only to those who read them.
+        return _dotted(error.absolute_path), (
+            f"{instance!r} does not match {error.validator_value!r}: accepted is {error.schema['description']}"
+        )
     return _dotted(error.absolute_path), error.message
+
+
+def _leaves_of(doc: Any, path: list[str | int]) -> Iterator[tuple[list[str | int], Any]]:
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from _leaves_of(value, [*path, key])
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            yield from _leaves_of(value, [*path, index])
+    else:
+        yield path, doc
+
+
+#: The most values a configuration may hold, counted with every YAML alias expanded: a sweep
+#: of thousands of experiments is far below it; a few nested aliases can exceed it by far.
+MAX_VALUES = 200_000
+
+
+def check_size(config: Any, where: str) -> None:
+    """Raise :class:`ConfigError` when ``config`` holds more than :data:`MAX_VALUES` values
+    once its YAML aliases (``*name``) are expanded; stops counting there, so it is quick."""
+    count = 0
+    stack = [config]
+    while stack:
+        doc = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise ConfigError(
+                f"{where}: holds more than {MAX_VALUES:,} values once its YAML aliases (*name) are expanded; "
+                "is an alias nested in itself, or repeated by the hundred?"
+            )
+        if isinstance(doc, dict):
+            stack.extend(doc.keys())
+            stack.extend(doc.values())
+        elif isinstance(doc, list):
+            stack.extend(doc)
 
 
 def validate(config: Any, where: str) -> None:
@@ -78,6 +149,10 @@ def validate(config: Any, where: str) -> None:
     wrong, unless ``config`` is valid under the schema."""
     import jsonschema
 
+    for path, value in _leaves_of(config, []):
+        if isinstance(value, float) and not math.isfinite(value):
+            # jsonschema's bounds let NaN through (every comparison with it is false)
+            raise ConfigError(f"{where}: {_dotted(path)}: {value!r} is not accepted: a finite number")
     error = jsonschema.exceptions.best_match(_validator().iter_errors(config))
     if error is not None:
         field, message = _explain(error)
@@ -105,6 +180,77 @@ def _fill(instance: Any, node: dict[str, Any]) -> Any:
     elif isinstance(instance, list) and isinstance(node.get("items"), dict):
         return [_fill(item, node["items"]) for item in instance]
     return instance
+
+
+def _nodes_at(path: Iterable[str | int]) -> list[dict[str, Any]]:
+    """The schema nodes that can describe the value at ``path`` (every branch of a ``oneOf``)."""
+    nodes = [schema()]
+    for key in path:
+        found = []
+        for node in nodes:
+            node = _resolve(node)
+            for branch in [node, *map(_resolve, node.get("oneOf", []))]:
+                if isinstance(key, int) and isinstance(branch.get("items"), dict):
+                    found.append(branch["items"])
+                elif key in branch.get("properties", {}):
+                    found.append(branch["properties"][key])
+                elif isinstance(branch.get("additionalProperties"), dict):
+                    found.append(branch["additionalProperties"])
+        nodes = found
+    return [_resolve(n) for n in nodes]
+
+
+def _as_typed(text: str, types: set[str]) -> Any:
+    """``text`` read as the one of ``types`` it spells (``text`` itself when none)."""
+    if "boolean" in types and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind, read in (("integer", int), ("number", float)):
+        if kind in types:
+            try:
+                return read(text)
+            except ValueError:
+                pass
+    return text
+
+
+def with_command_line(config: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with the values ``snakemake --config`` gave read as the schema expects them.
+
+    Snakemake reads a nested value of ``--config`` (``seeds=[0]``, ``verify={rtol: 1e-4}``)
+    as text; where the schema takes no text, the text is read as the integer, number or
+    boolean it spells (what cannot be read so stays text, and the schema names it).
+
+    >>> with_command_line({"seeds": ["0", "1"], "lock": "0"}, {"seeds": ["0", "1"], "lock": "0"})
+    {'seeds': [0, 1], 'lock': '0'}
+    """
+    config = copy.deepcopy(config)
+
+    def walk(given: Any, path: list[str | int]) -> None:
+        if isinstance(given, dict):
+            for key, value in given.items():
+                walk(value, [*path, key])
+        elif isinstance(given, list):
+            for index, value in enumerate(given):
+                walk(value, [*path, index])
+        elif isinstance(given, str):
+            types = {t for node in _nodes_at(path) for t in _types(node)}
+            if types and "string" not in types:
+                parent: Any = config
+                for key in path[:-1]:
+                    parent = parent[key]
+                if parent[path[-1]] == given:
+                    parent[path[-1]] = _as_typed(given, types)
+
+    try:
+        walk(given, [])
+    except (KeyError, IndexError, TypeError):
+        pass  # the configuration does not hold what was given: the schema says what is wrong
+    return config
+
+
+def _types(node: dict[str, Any]) -> list[str]:
+    kind = node.get("type", [])
+    return [kind] if isinstance(kind, str) else list(kind)
 
 
 def with_defaults(config: dict[str, Any]) -> dict[str, Any]:

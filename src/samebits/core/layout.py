@@ -16,6 +16,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,10 @@ __all__ = [
     "IMAGE_CACHE",
     "RESUME_DIR",
     "resume",
+    "OUTPUT_DIR",
+    "LOCK_NAME",
+    "Layout",
+    "DEFAULT",
     "SET_ASIDE",
     "SNAKEFILES",
     "VERSION_FILE",
@@ -129,88 +134,144 @@ class Files:
         return self.outputs[name].format(**wildcards)
 
 
-_SPLIT = "results/splits/{dataset}/seed{seed}"
-_CHAIN = "results/experiments/{experiment}/seed{seed}"
-_FIGURES = "results/figures/{experiment}"
+#: The config key ``output_dir``'s default: a configuration's ``results/``, ``logs/`` and
+#: ``benchmarks/`` (and its lock, unless it names one) go in this folder of the working
+#: directory. An example configuration names a folder of its own, so that it never writes
+#: over the default's files.
+OUTPUT_DIR = "."
+#: The lock's file name in the output folder, when the configuration names no ``lock``.
+LOCK_NAME = "samebits.lock"
 
-split = Files(
-    {"split": f"{_SPLIT}/split.npz", "record": f"{_SPLIT}/split.record.json"},
-    log="logs/split/{dataset}/seed{seed}.log",
-)
-init = Files(
-    {"init": f"{_CHAIN}/init.npz", "model": f"{_CHAIN}/model.json", "record": f"{_CHAIN}/init.record.json"},
-    log="logs/init/{experiment}/seed{seed}.log",
-    benchmark="benchmarks/init/{experiment}/seed{seed}.tsv",
-)
-train = Files(
-    {
-        "weights": f"{_CHAIN}/weights.npz",
-        "history": f"{_CHAIN}/history.json",
-        "keras": f"{_CHAIN}/model.keras",
-        "record": f"{_CHAIN}/train.record.json",
-    },
-    log="logs/train/{experiment}/seed{seed}.log",
-    benchmark="benchmarks/train/{experiment}/seed{seed}.tsv",
-)
-#: A train step's checkpoints live in this folder beside its outputs, not among them:
-#: Snakemake deletes an incomplete job's outputs before it reruns the job
-#: (samebits.ml.resume). The step removes the folder when it succeeds.
+
+def _under(root: str, path: str) -> str:
+    return path if root in ("", ".") else f"{root.rstrip('/')}/{path}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """The files of every rule of a run whose output folder is ``root`` (see :meth:`under`)."""
+
+    root: str
+    split: Files
+    init: Files
+    train: Files
+    evaluate: Files
+    figures: Files
+    summarize: Files
+    verify: Files
+    #: A train step's checkpoints live in this folder beside its outputs, not among them:
+    #: Snakemake deletes an incomplete job's outputs before it reruns the job
+    #: (samebits.ml.resume). The step removes the folder when it succeeds.
+    resume: str
+
+    @classmethod
+    def under(cls, root: str = OUTPUT_DIR) -> Layout:
+        """The layout of a run that writes into the folder ``root``.
+
+        >>> Layout.under("results/examples/binary").summarize.markdown
+        'results/examples/binary/results/summary.md'
+        """
+        at = functools.partial(_under, root)
+        split = "results/splits/{dataset}/seed{seed}"
+        chain = "results/experiments/{experiment}/seed{seed}"
+        figures = "results/figures/{experiment}"
+
+        def files(outputs: Mapping[str, str], log: str, benchmark: str | None = None) -> Files:
+            return Files({k: at(v) for k, v in outputs.items()}, at(log), benchmark and at(benchmark))
+
+        return cls(
+            root=root,
+            split=files(
+                {"split": f"{split}/split.npz", "record": f"{split}/split.record.json"},
+                log="logs/split/{dataset}/seed{seed}.log",
+            ),
+            init=files(
+                {"init": f"{chain}/init.npz", "model": f"{chain}/model.json", "record": f"{chain}/init.record.json"},
+                log="logs/init/{experiment}/seed{seed}.log",
+                benchmark="benchmarks/init/{experiment}/seed{seed}.tsv",
+            ),
+            train=files(
+                {
+                    "weights": f"{chain}/weights.npz",
+                    "history": f"{chain}/history.json",
+                    "keras": f"{chain}/model.keras",
+                    "record": f"{chain}/train.record.json",
+                },
+                log="logs/train/{experiment}/seed{seed}.log",
+                benchmark="benchmarks/train/{experiment}/seed{seed}.tsv",
+            ),
+            evaluate=files(
+                {
+                    "metrics": f"{chain}/metrics.json",
+                    "predictions": f"{chain}/predictions.npz",
+                    "record": f"{chain}/evaluate.record.json",
+                },
+                log="logs/evaluate/{experiment}/seed{seed}.log",
+                benchmark="benchmarks/evaluate/{experiment}/seed{seed}.tsv",
+            ),
+            figures=files(
+                {
+                    "curves_png": f"{figures}/learning_curves.png",
+                    "curves_svg": f"{figures}/learning_curves.svg",
+                    "test_png": f"{figures}/test.png",
+                    "test_svg": f"{figures}/test.svg",
+                    "record": f"{figures}/figures.record.json",
+                },
+                log="logs/figures/{experiment}.log",
+            ),
+            summarize=files(
+                {
+                    "csv": "results/summary.csv",
+                    "markdown": "results/summary.md",
+                    "latex": "results/summary.tex",
+                    "record": "results/summary.record.json",
+                },
+                log="logs/summarize.log",
+            ),
+            # verify writes all four whether it passes or not; ``verdict`` (a first line
+            # ``passed`` or ``failed``, then the one-screen verdict) is what a run's end and
+            # the next start read.
+            verify=files(
+                {
+                    "verdict": "results/verification.txt",
+                    "json": "results/verification.json",
+                    "markdown": "results/verification.md",
+                    "html": "results/verification.html",
+                },
+                log="logs/verify.log",
+            ),
+            resume=at(f"{chain}/{RESUME_DIR}"),
+        )
+
+    @property
+    def files(self) -> dict[str, Files]:
+        """Every step's files by step name."""
+        return {step: getattr(self, step) for step in (*STEPS, "verify")}
+
+    @property
+    def results(self) -> str:
+        """The folder of the results (``results`` under the output folder)."""
+        return _under(self.root, "results")
+
+    @property
+    def lock(self) -> str:
+        """The lock of a configuration that names none."""
+        return _under(self.root, LOCK_NAME)
+
+    def record(self, step: str, **wildcards: Any) -> str:
+        """The record path of one step, e.g. ``record("train", experiment="mlp", seed=0)``."""
+        return self.files[step].path("record", **wildcards)
+
+
+#: The folder a train step keeps its checkpoints in, beside its outputs.
 RESUME_DIR = "resume"
-resume = f"{_CHAIN}/{RESUME_DIR}"
-evaluate = Files(
-    {
-        "metrics": f"{_CHAIN}/metrics.json",
-        "predictions": f"{_CHAIN}/predictions.npz",
-        "record": f"{_CHAIN}/evaluate.record.json",
-    },
-    log="logs/evaluate/{experiment}/seed{seed}.log",
-    benchmark="benchmarks/evaluate/{experiment}/seed{seed}.tsv",
-)
-figures = Files(
-    {
-        "curves_png": f"{_FIGURES}/learning_curves.png",
-        "curves_svg": f"{_FIGURES}/learning_curves.svg",
-        "test_png": f"{_FIGURES}/test.png",
-        "test_svg": f"{_FIGURES}/test.svg",
-        "record": f"{_FIGURES}/figures.record.json",
-    },
-    log="logs/figures/{experiment}.log",
-)
-summarize = Files(
-    {
-        "csv": "results/summary.csv",
-        "markdown": "results/summary.md",
-        "latex": "results/summary.tex",
-        "record": "results/summary.record.json",
-    },
-    log="logs/summarize.log",
-)
-#: verify writes all four whether it passes or not; ``verdict`` (a first line ``passed`` or
-#: ``failed``, then the one-screen verdict) is what a run's end and the next start read.
-verify = Files(
-    {
-        "verdict": "results/verification.txt",
-        "json": "results/verification.json",
-        "markdown": "results/verification.md",
-        "html": "results/verification.html",
-    },
-    log="logs/verify.log",
-)
 
-FILES: dict[str, Files] = {
-    "split": split,
-    "init": init,
-    "train": train,
-    "evaluate": evaluate,
-    "figures": figures,
-    "summarize": summarize,
-    "verify": verify,
-}
-
-
-def record(step: str, **wildcards: Any) -> str:
-    """The record path of one step, e.g. ``record("train", experiment="mlp", seed=0)``."""
-    return FILES[step].path("record", **wildcards)
+#: The default configuration's layout; the module's names below are its files.
+DEFAULT = Layout.under()
+split, init, train, evaluate = DEFAULT.split, DEFAULT.init, DEFAULT.train, DEFAULT.evaluate
+figures, summarize, verify, resume = DEFAULT.figures, DEFAULT.summarize, DEFAULT.verify, DEFAULT.resume
+FILES: dict[str, Files] = DEFAULT.files
+record = DEFAULT.record
 
 
 def copy_workflow(root: str | Path, dest: str | Path, *, config: Mapping[str, Any] | None = None) -> Path:

@@ -6,7 +6,9 @@ text: it parses it, finds its source file, checks it without importing anything,
 function and hashes the source for a record's ``code`` section.
 
 The user's code is code by design: it runs with the workflow's rights. It is loaded from
-the given file or an importable module; nothing is added to ``sys.path``.
+the given file or an importable module. A module is looked for as the workflow's jobs find
+it: on the Python path, then in the working directory (Snakemake puts the workflow's folder
+at the end of its jobs' path), so ``samebits lint`` and the workflow agree.
 
 Examples
 --------
@@ -22,18 +24,35 @@ Examples
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import hashlib
 import importlib
 import importlib.util
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
 
 __all__ = ["CodeRef"]
+
+
+@contextlib.contextmanager
+def _workdir_on_path() -> Iterator[None]:
+    """The working directory at the end of ``sys.path`` for the duration (unless there)."""
+    here = os.getcwd()
+    if here in sys.path or "" in sys.path:
+        yield
+        return
+    sys.path.append(here)
+    try:
+        yield
+    finally:
+        if here in sys.path:
+            sys.path.remove(here)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +103,8 @@ class CodeRef:
         if self.is_file:
             return self.module
         try:
-            found = importlib.util.find_spec(self.module)
+            with _workdir_on_path():
+                found = importlib.util.find_spec(self.module)
         except (ImportError, ValueError):
             return None
         return found.origin if found is not None else None
@@ -108,7 +128,8 @@ class CodeRef:
             self._check_file(where)
             return
         try:
-            found = importlib.util.find_spec(self.module)
+            with _workdir_on_path():
+                found = importlib.util.find_spec(self.module)
         except (ImportError, ValueError) as exc:
             found, reason = None, str(exc)
         else:
@@ -116,16 +137,47 @@ class CodeRef:
         if found is None:
             raise ConfigError(f"{where} {str(self)!r} cannot be imported: {self.module}: {reason}")
 
+    def _tree(self, path: Path, where: str) -> ast.Module:
+        try:
+            return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except SyntaxError as exc:
+            raise ConfigError(
+                f"{where} {str(self)!r} cannot be imported: {path} line {exc.lineno}: {exc.msg}"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{where} {str(self)!r}: {path}: byte {exc.start} is not UTF-8") from None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{where} {str(self)!r}: {path} cannot be read ({exc})") from None
+
+    def check_options(self, options: dict[str, Any], fixed: int, where: str) -> None:
+        """Check, without importing anything, that the function takes the keyword ``options``
+        after its ``fixed`` positional arguments: :class:`ConfigError` naming ``where``, the
+        option and the parameters it has. Says nothing of a function it cannot read (defined
+        by assignment, or in a module without source), nor of one that takes ``**kwargs``."""
+        source = self.source_file()
+        if source is None or not Path(source).is_file():
+            return
+        tree = self._tree(Path(source), where)
+        found = [
+            n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == self.function
+        ]
+        if not found or found[-1].args.kwarg is not None:
+            return
+        args = found[-1].args
+        named = [a.arg for a in [*args.posonlyargs, *args.args][fixed:] if a not in args.posonlyargs]
+        named += [a.arg for a in args.kwonlyargs]
+        for key in options:
+            if key not in named:
+                takes = ", ".join(named) if named else "none"
+                raise ConfigError(
+                    f"{where}.{key}: {self.function}() in {source} has no parameter {key!r}; its options: {takes}"
+                )
+
     def _check_file(self, where: str) -> None:
         path = Path(self.module)
         if not path.is_file():
             raise ConfigError(f"{where} {str(self)!r}: file {self.module} does not exist")
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        except SyntaxError as exc:
-            raise ConfigError(
-                f"{where} {str(self)!r} cannot be imported: {self.module} line {exc.lineno}: {exc.msg}"
-            ) from None
+        tree = self._tree(path, where)
         names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
         names |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
         names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
@@ -152,7 +204,8 @@ class CodeRef:
 
     def _import(self, where: str) -> Any:
         if not self.is_file:
-            return importlib.import_module(self.module)
+            with _workdir_on_path():
+                return importlib.import_module(self.module)
         path = Path(self.module)
         if not path.is_file():
             raise ConfigError(f"{where} {str(self)!r}: file {self.module} does not exist")

@@ -129,7 +129,7 @@ def _read_csv(path: Path, label: str | list[str]) -> tuple[np.ndarray, np.ndarra
         if name not in header:
             raise DataError(
                 f"{path}: no label column {name!r}; columns are {', '.join(header)} "
-                "(set `label:` of the data set in config/config.yaml)"
+                "(set `label:` of the data set in the configuration)"
             )
     if not body:
         raise DataError(f"{path}: the file has a header but no data rows")

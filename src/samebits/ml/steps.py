@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..core import fileio, layout
+from ..core.errors import DataError
 from ..core.seeds import SeedSource, check_seed
 from ..core.usercode import CodeRef
 from ..provenance import records
@@ -25,7 +26,7 @@ from ..provenance.identity import StepIdentity, identify
 from . import batches, compiling, data, determinism, models, resume, scaling, training
 from .checkpointing import Checkpointer, EpochLog
 from .metrics import evaluation
-from .sources import data_files, is_image_folder
+from .sources import BUNDLED, data_files, is_image_folder
 from .weights import load_architecture, read_npz, set_weights, weights_of
 
 __all__ = ["PREDICT_BATCH_SIZE", "split", "init", "train", "evaluate"]
@@ -73,7 +74,15 @@ def split(
     t0 = time.perf_counter()
     seeds = SeedSource(check_seed(seed))
     ds = data.load(dataset, source, label=label, task=task, image=image)
-    idx = data.split_indices(ds.y, test_fraction=test_fraction, seed=seeds("split"), where=source, task=ds.task)
+    try:
+        idx = data.split_indices(ds.y, test_fraction=test_fraction, seed=seeds("split"), where=source, task=ds.task)
+    except DataError as exc:
+        if task is not None or ds.task == "regression" or source in BUNDLED or is_image_folder(source):
+            raise
+        raise DataError(
+            f"{exc}. The task was inferred as {ds.task} from {ds.n_classes} distinct labels (whole numbers "
+            f"make classes); if they are numbers to predict, set `task: regression` of data set {dataset!r}"
+        ) from None
     scaler = scaling.fit(scale, ds.x, idx["train"], where=f"datasets.{dataset}")
     log.info(
         "split %s (%s, %s, %d samples, %d %s, checksum %s): %d train / %d test",
