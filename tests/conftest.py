@@ -14,12 +14,17 @@ import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import CONFIGS, REPO, copy_run, explain, make_workdir, run_snakemake
+
+#: Hypothesis keeps what it learns in a folder (by default .hypothesis/ in the working
+#: directory): outside the repository, shared by both processes of the run.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "samebits-hypothesis"))
 
 #: What running the tests may leave in the repository: the tools' own caches.
 TOOL_CACHES = (".pytest_cache/", ".ruff_cache/", "__pycache__/", ".venv/", ".egg-info/")

@@ -11,7 +11,7 @@ import pytest
 from samebits.core import fileio
 from samebits.core.differences import deep_diff
 from samebits.core.errors import LockError, RecordError, SamebitsError
-from samebits.provenance import identity, records, render
+from samebits.provenance import identity, ondisk, records, render
 from samebits.provenance import lock as lockmod
 from samebits.provenance.compare import classify
 from samebits.provenance.verify import accept, verify
@@ -148,16 +148,78 @@ def test_lock_round_trip_stores_environments_once(tmp_path):
         ('{"schema": 1, "steps": {}, "environments": {}}', "samebits rebuild-lock --yes"),
         ('{"schema": 2, "environments": {}}', "'steps' is missing"),
         ('{"schema": 2, "environments": {}, "steps": {"x": {"environment": "e"}}}', "names environment 'e'"),
+        # found by fuzzing: each raised a raw exception
+        (b'{"schema": 2\xff}', "byte 12 is not UTF-8"),
+        ('{"schema": ' + "9" * 5000 + "}", "a value cannot be read"),
+        ("[" * 100_000, "nests deeper than Python follows"),
+        ('{"schema": 2, "environments": {"e": "\\ud800"}, "steps": {}}', "not Unicode"),
+        ('{"schema": 2, "environments": {"e": []}, "steps": {}}', "environment 'e' is not an object"),
+        ('{"schema": 2, "environments": {}, "steps": {"x": {"environment": ["e"]}}}', "names environment"),
     ],
 )
 def test_unreadable_locks_are_errors_that_name_the_problem_and_are_left_alone(tmp_path, text, match):
     lock_path = tmp_path / "samebits.lock"
-    lock_path.write_text(text)
+    data = text if isinstance(text, bytes) else text.encode()
+    lock_path.write_bytes(data)
     rec = _write_record(tmp_path, _record(tmp_path), "a")
     with pytest.raises(LockError, match=match) as info:
         verify([rec], lock_path, **TOL)
     assert str(lock_path) in str(info.value)
-    assert lock_path.read_text() == text
+    assert lock_path.read_bytes() == data
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda d: d.update(inputs=[]), "field 'inputs' must be an object of inputs, not \\[\\]"),
+        (lambda d: d.update(run=[]), "field 'run' must be an object"),
+        (lambda d: d.update(seed="0"), "field 'seed' must be a seed"),
+        (lambda d: d.update(seed=True), "field 'seed' must be a seed"),
+        (lambda d: d.update(environment=None), "field 'environment' must be an object"),
+        (lambda d: d.update(id=5), "field 'id' must be a step id"),
+        (lambda d: d.update(step=None), "field 'step' must be a step name"),
+        (lambda d: d["outputs"]["weights"].pop("path"), "output 'weights' has no path"),
+        (lambda d: d["outputs"]["weights"].update(path=0), "output 'weights' has no path"),
+        (lambda d: d["inputs"].update(data={"path": 0, "sha256": "sha256:0"}), "input 'data' has a path that is not"),
+        (lambda d: d["inputs"].update(data=[1]), "input 'data' must be a checksum or an object"),
+        (lambda d: d["run"].update(files={"a": "b"}), "'run.files' must map paths to their stats"),
+    ],
+)
+def test_a_malformed_record_is_refused_naming_the_field_even_with_a_true_digest(tmp_path, change, match):
+    rec = _record(tmp_path)
+    change(rec)
+    path = _write_record(tmp_path, records.seal(rec), "a")
+    with pytest.raises(RecordError, match=match):
+        records.read(path)
+    assert ondisk.find_stale([path]) == {}  # the workflow's start skips it: verify names it
+    with pytest.raises(RecordError, match=match):
+        verify([path], tmp_path / "samebits.lock", **TOL)
+    assert not (tmp_path / "samebits.lock").exists()
+
+
+def test_a_record_whose_input_is_a_device_is_not_read(tmp_path):
+    rec = _record(tmp_path)
+    rec["inputs"]["data"] = {"path": "/dev/zero", "sha256": "sha256:" + "0" * 64}
+    rec["run"]["files"].pop("/dev/zero", None)
+    path = _write_record(tmp_path, records.seal(rec), "a")
+    (message,) = ondisk.find_stale([path]).values()  # returns: /dev/zero is never read
+    assert "input data (/dev/zero)" in message
+    assert ondisk.check(rec)["stale"][0]["found"] == "unreadable (not a regular file)"
+
+
+def test_an_edited_entry_of_a_step_this_run_does_not_have_is_refused_and_the_lock_kept(tmp_path):
+    ours, other = _record(tmp_path), _record(tmp_path, value=2.0)
+    other["id"] = "train/mlp/seed=1"
+    lock_path = tmp_path / "samebits.lock"
+    lk = lockmod.empty()
+    lk.put(ours)
+    lk.put(other)
+    lockmod.write(lock_path, lk)
+    edited = _edit(lock_path, lambda d: d["steps"]["train/mlp/seed=1"]["params"].update(epochs=1))
+    rec_path = _write_record(tmp_path, _record(tmp_path, value=3.0, epochs=6), "a")  # changed: would rewrite
+    with pytest.raises(LockError, match="the entry of train/mlp/seed=1 .* was edited by hand: its seal"):
+        verify([rec_path], lock_path, **TOL)
+    assert lock_path.read_bytes() == edited
 
 
 def test_a_record_edited_after_its_step_is_refused_by_name(tmp_path):

@@ -84,6 +84,8 @@ def check_config(config: dict[str, Any]) -> None:
     between sections, Keras names and options (:mod:`samebits.ml.keras_api`), and
     custom builders, trainers and losses (checked without importing them). Messages name
     the field (``experiments.mlp.model.type``); the caller adds the file."""
+    if not isinstance(config, dict):
+        return  # the schema says what a configuration is
     for section in ("datasets", "experiments", "grids"):
         for name in config[section] if isinstance(config.get(section), dict) else {}:
             # (the schema's pattern, with its $, would let a final newline through)
@@ -136,7 +138,8 @@ def check_config(config: dict[str, Any]) -> None:
             task = _known_task(datasets.get(dataset) if isinstance(dataset, str) else None)
             metrics = train.get("metrics")
             for i, metric in enumerate(metrics if isinstance(metrics, list) else []):
-                if task is not None and task != "binary" and metric in keras_api.POSITIVE_CLASS_METRICS:
+                positive = isinstance(metric, str) and metric in keras_api.POSITIVE_CLASS_METRICS
+                if positive and task not in (None, "binary"):
                     raise ConfigError(
                         keras_api.positive_class_only(metric, task, f"experiments.{name}.train.metrics[{i}]")
                     )

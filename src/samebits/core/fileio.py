@@ -26,7 +26,7 @@ from .errors import SamebitsError
 if TYPE_CHECKING:  # NumPy is imported by write_npz only: the workflow's start writes JSON
     import numpy as np
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "write_npz", "dump_json", "sweep"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "write_npz", "dump_json", "parse_json", "sweep"]
 
 #: A temporary file of this module: ``.<stem>.<pid>@<host>.<random>.tmp<suffix>``.
 TEMP_NAME = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9_-]+)\.[a-z0-9_]{8}\.tmp(\.[^.]*)?$")
@@ -104,6 +104,45 @@ def write_text(dest: str | Path, text: str) -> None:
 def dump_json(obj: Any) -> str:
     """Diff-friendly canonical JSON: sorted keys, one item per line, trailing newline."""
     return json.dumps(obj, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def parse_json(data: str | bytes) -> Any:
+    r"""JSON as Python values, the reader of what this module writes; :class:`ValueError`
+    saying why for everything ``json.loads`` raises or lets through that no writer here
+    makes: bytes that are not UTF-8, bad JSON, an integer of over 4,300 digits, nesting
+    deeper than Python follows, text that is not Unicode (a lone surrogate escape).
+
+    >>> parse_json('{"a": [1, 2.5]}')
+    {'a': [1, 2.5]}
+    >>> parse_json('"\\ud800"')
+    Traceback (most recent call last):
+    ValueError: it holds text that is not Unicode (a lone surrogate escape, \ud800 to \udfff)
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"byte {exc.start} is not UTF-8") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError("it nests deeper than Python follows") from None
+    except ValueError as exc:  # an integer of over 4,300 digits
+        raise ValueError(f"a value cannot be read ({exc})") from None
+    if _SURROGATE_ESCAPE.search(text):  # a pair is one character; a lone half cannot be written back
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "it holds text that is not Unicode (a lone surrogate escape, \\ud800 to \\udfff)"
+            ) from None
+        except RecursionError:
+            raise ValueError("it nests deeper than Python follows") from None
+    return doc
 
 
 def write_json(dest: str | Path, obj: Any) -> None:

@@ -71,8 +71,9 @@ def _version(names: tuple[str, ...]) -> str | None:
 
 def _capped_at(env: dict[str, Any]) -> str | None:
     """The ISA cap in force for ``env``'s CPU, or ``None`` (no cap, or a CPU below it)."""
-    isa = (env.get("cpu") or {}).get("isa")
-    cap = str((env.get("variables") or {}).get("ONEDNN_MAX_CPU_ISA") or "").upper()
+    cpu, variables = env.get("cpu"), env.get("variables")  # (a record read from disk may hold anything)
+    isa = cpu.get("isa") if isinstance(cpu, dict) else None
+    cap = str((variables.get("ONEDNN_MAX_CPU_ISA") if isinstance(variables, dict) else None) or "").upper()
     if isa in ISA_ORDER and cap in ISA_ORDER and ISA_ORDER.index(isa) >= ISA_ORDER.index(cap):
         return cap
     return None

@@ -125,11 +125,14 @@ def _validate(doc: Any, where: str) -> Lock:
     for field in ("environments", "steps"):
         if not isinstance(doc.get(field), dict):
             raise LockError(f"{where}: field {field!r} is missing or not an object")
+    for env_id, env in doc["environments"].items():
+        if not isinstance(env, dict):
+            raise LockError(f"{where}: environment {env_id!r} is not an object")
     for step_id, stored in doc["steps"].items():
         if not isinstance(stored, dict):
             raise LockError(f"{where}: step {step_id!r} is not an object")
         env_id = stored.get("environment")
-        if env_id not in doc["environments"]:
+        if not isinstance(env_id, str) or env_id not in doc["environments"]:
             raise LockError(f"{where}: step {step_id!r} names environment {env_id!r}, which the lock lacks")
         try:
             validate({**stored, "environment": {}}, f"{where}: step {step_id!r}")
@@ -144,16 +147,16 @@ def read(path: str | Path) -> Lock:
     """Read and validate the lock at ``path``; a missing file is an empty lock."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return empty()
     except OSError as exc:
         raise LockError(f"{path}: cannot read the lock ({exc.strerror})") from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+        doc = fileio.parse_json(data)
+    except ValueError as exc:
         raise LockError(
-            f"{path}: not valid JSON ({exc}); it was left as it is. Restore it from git, "
+            f"{path}: not a lock: {exc}; it was left as it is. Restore it from git, "
             "or replace it with one built from the current results: samebits rebuild-lock --yes"
         ) from None
     return _validate(doc, str(path))

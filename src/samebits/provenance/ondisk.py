@@ -77,6 +77,8 @@ def _current(path: str, seen: dict[str, list[int]], stats: dict[str, list[int]] 
         return None
     if os.path.isdir(path):
         return _folder_checksum(path)
+    if not os.path.isfile(path):  # a device or a FIFO would be read forever, or block
+        return "unreadable (not a regular file)"
     from ..core.hashing import hash_output  # NumPy: imported only when a file must be hashed
 
     return hash_output(path)["sha256"]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core import folders
+from ..core import fileio, folders
 from ..core.errors import RecordError
 from ..core.hashing import hash_json_obj, hash_output
 from .identity import StepIdentity
@@ -134,8 +134,35 @@ def file_stats(paths: Iterable[str | Path]) -> dict[str, list[int]]:
     return out
 
 
+def _is_seed(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+
+
+#: What each field of a record holds, as (test, what a message calls it).
+_FIELDS: dict[str, tuple[Any, str]] = {
+    "id": (lambda v: isinstance(v, str) and v != "", "a step id (text)"),
+    "step": (lambda v: isinstance(v, str) and v != "", "a step name (text)"),
+    "experiment": (lambda v: v is None or isinstance(v, str), "an experiment or data set name, or null"),
+    "seed": (_is_seed, "a seed (an integer ≥ 0), or null"),
+    "outputs": (lambda v: isinstance(v, dict), "an object of outputs"),
+    "inputs": (lambda v: isinstance(v, dict), "an object of inputs"),
+    "params": (lambda v: isinstance(v, dict), "an object"),
+    "code": (lambda v: isinstance(v, dict), "an object"),
+    "determinism": (lambda v: isinstance(v, dict), "an object"),
+    "environment": (lambda v: isinstance(v, dict), "an object (an environment fingerprint)"),
+    "trace": (lambda v: isinstance(v, dict), "an object"),
+    "run": (lambda v: isinstance(v, dict), "an object"),
+}
+
+
+def _checksum(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("sha256:")
+
+
 def validate(record: Any, where: str) -> dict[str, Any]:
-    """Return ``record`` if it has the layout of :data:`SCHEMA`, else raise :class:`RecordError`."""
+    """Return ``record`` if it has the layout of :data:`SCHEMA`, else raise :class:`RecordError`
+    naming the field and what it must hold (so that nothing reading a record meets a value
+    of another type)."""
     if not isinstance(record, dict):
         raise RecordError(f"{where}: a record must be a JSON object")
     if record.get("schema") != SCHEMA:
@@ -143,10 +170,34 @@ def validate(record: Any, where: str) -> dict[str, Any]:
     missing = [k for k in REQUIRED if k not in record]
     if missing:
         raise RecordError(f"{where}: record lacks field(s) {', '.join(missing)}")
+    for field, (ok, what) in _FIELDS.items():
+        if field in record and not ok(record[field]):
+            raise RecordError(f"{where}: field {field!r} must be {what}, not {_short(record[field])}")
     for name, desc in record["outputs"].items():
-        if not isinstance(desc, dict) or not str(desc.get("sha256", "")).startswith("sha256:"):
+        if not isinstance(desc, dict) or not _checksum(desc.get("sha256")):
             raise RecordError(f"{where}: output {name!r} has no sha256 checksum")
+        if not isinstance(desc.get("path"), str) or not desc["path"]:
+            raise RecordError(f"{where}: output {name!r} has no path")
+    for name, desc in record["inputs"].items():
+        if _checksum(desc):  # a checksum alone (of no file: a value the step was given)
+            continue
+        if not isinstance(desc, dict):
+            raise RecordError(f"{where}: input {name!r} must be a checksum or an object, not {_short(desc)}")
+        if "path" in desc and (not isinstance(desc["path"], str) or not desc["path"]):
+            raise RecordError(f"{where}: input {name!r} has a path that is not text: {_short(desc['path'])}")
+        if ("path" in desc or "sha256" in desc) and not _checksum(desc.get("sha256")):
+            raise RecordError(f"{where}: input {name!r} has no sha256 checksum")
+    files = record.get("run", {}).get("files", {})
+    if not isinstance(files, dict) or not all(
+        isinstance(stat, list) and all(isinstance(n, int) for n in stat) for stat in files.values()
+    ):
+        raise RecordError(f"{where}: field 'run.files' must map paths to their stats (lists of integers)")
     return record
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
 
 
 def check_digest(record: dict[str, Any], where: str) -> None:
@@ -163,12 +214,11 @@ def read(path: str | Path, *, digest: bool = True) -> dict[str, Any]:
     """Read and validate a record file (``digest=False``: skip the digest check, for the
     stat-only look at the tree that every workflow start takes; verify always checks it)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            record = json.load(fh)
+        record = fileio.parse_json(Path(path).read_bytes())
     except OSError as exc:
         raise RecordError(f"{path}: cannot read record ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"{path}: not valid JSON ({exc})") from None
+    except ValueError as exc:
+        raise RecordError(f"{path}: not a record: {exc}") from None
     validate(record, str(path))
     if digest:
         check_digest(record, str(path))

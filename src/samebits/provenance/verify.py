@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import fileio, layout
-from ..core.errors import SamebitsError
+from ..core.errors import LockError, SamebitsError
 from . import lock as lockmod
 from . import ondisk, records
 from .compare import Outcome, Verification, chains, classify, inherit_upstream
@@ -72,6 +72,7 @@ def verify(
     outcomes = _classify_all(current, lock, rtol=rtol, atol=atol)
     seen = {r["id"] for r in current}
     stale = sorted(set(lock.steps) - seen)
+    _refuse_edited(lock, stale, lock_path)
     datasets = {
         (r["experiment"], r["seed"]): r["params"]["dataset"]
         for r in current
@@ -93,6 +94,19 @@ def verify(
         lockmod.write(lock_path, lock)
         action = f"updated ({len(added)} added, {len(updated)} updated)"
     return Verification(outcomes, str(lock_path), action, stale, chains(outcomes, datasets), rtol, atol)
+
+
+def _refuse_edited(lock: lockmod.Lock, step_ids: Iterable[str], lock_path: str | Path) -> None:
+    """:class:`LockError` if the entry of a step this run did not check was edited by hand:
+    the lock would be written back with it, or vouch for it later, unnoticed."""
+    for step_id in step_ids:
+        why = lock.edited(step_id)
+        if why is not None:
+            raise LockError(
+                f"{lock_path}: the entry of {step_id} (a step this configuration does not run) was edited by hand: "
+                f"{why}; restore the lock from git, or rebuild it from a run that has that step "
+                "(samebits rebuild-lock --yes)"
+            )
 
 
 def verify_step(
