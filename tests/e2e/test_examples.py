@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from samebits.core import layout
-from tests.helpers import CONFIGS, REPO, explain, job_counts, jobs_run, run_snakemake, samebits
+from tests.helpers import CONFIGS, REPO, explain, job_counts, jobs_run, make_workdir, run_snakemake, samebits
 
 VARIATIONS = "tests/configs/variations.yaml"
 OUT = layout.Layout.under("results/variations")
@@ -76,3 +76,11 @@ def test_the_variations_reproduce_and_the_command_reads_them_as_the_workflow(var
     cli = samebits(workdir, "verify", "--check", "--json", "--config", VARIATIONS)
     assert cli.returncode == 0, cli.stderr
     assert sorted(s["id"] for s in json.loads(cli.stdout)["steps"]) == sorted(s["id"] for s in verdict["steps"])
+
+
+def test_a_yaml_mistake_in_the_default_configuration_is_named_with_its_line(tmp_path):
+    workdir = make_workdir(tmp_path / "w")
+    (workdir / layout.CONFIG_FILE).write_text("seeds: [0\ndatasets: {}\n")
+    proc = run_snakemake(workdir, "-n")
+    assert proc.returncode != 0
+    assert f"{layout.CONFIG_FILE}: not valid YAML" in proc.stderr and "line 1, column 8" in proc.stderr, explain(proc)
