@@ -82,5 +82,6 @@ def test_a_yaml_mistake_in_the_default_configuration_is_named_with_its_line(tmp_
     workdir = make_workdir(tmp_path / "w")
     (workdir / layout.CONFIG_FILE).write_text("seeds: [0\ndatasets: {}\n")
     proc = run_snakemake(workdir, "-n")
+    said = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert f"{layout.CONFIG_FILE}: not valid YAML" in proc.stderr and "line 1, column 8" in proc.stderr, explain(proc)
+    assert f"{layout.CONFIG_FILE}: not valid YAML" in said and "line 1, column 8" in said, explain(proc)
