@@ -102,9 +102,7 @@ def _explain(error: Any) -> tuple[str, str]:
         return _dotted(error.absolute_path), f"{instance!r} is not accepted: expected {error.schema['description']}"
     if error.validator == "pattern" and "description" in error.schema:
         # A regular expression says what is accepted only to those who read them.
-        return _dotted(error.absolute_path), (
-            f"{instance!r} does not match {error.validator_value!r}: accepted is {error.schema['description']}"
-        )
+        return _dotted(error.absolute_path), f"{instance!r} is not accepted: expected {error.schema['description']}"
     return _dotted(error.absolute_path), error.message
 
 
