@@ -4,6 +4,9 @@ lists what was never measured instead of calling it portable."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -11,7 +14,7 @@ import yaml
 from samebits.diagnostics import portable_ops
 from samebits.diagnostics.lint import experiment_pieces, lint
 from samebits.plan import Plan
-from tests.helpers import CONFIGS, REPO, make_emulation_workdir, samebits
+from tests.helpers import CONFIGS, REPO, clean_env, make_emulation_workdir, samebits
 
 pytestmark = pytest.mark.e2e
 
@@ -185,3 +188,23 @@ def test_a_config_error_is_an_error_not_a_warning(tmp_path):
     proc = run_lint("--config", str(config))
     assert proc.returncode == 2
     assert "experiments.cnn.model.type 'rnn' is unknown" in proc.stderr
+
+
+def test_lint_finds_a_module_builder_as_the_workflow_does_and_names_an_option_typo(tmp_path):
+    """The installed command (not ``python -m``, which puts the working directory on the path)."""
+    workdir = seq_workdir(tmp_path, {"epochs": 1})
+    (workdir / "seqpkg").mkdir()
+    (workdir / "seqpkg" / "__init__.py").write_text("")
+    (workdir / "seqpkg" / "model.py").write_text(SEQ_BUILDER)
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["experiments"]["seq"]["model"]["builder"] = "seqpkg.model:build"
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    command = [str(Path(sys.executable).with_name("samebits")), "lint", "--config", "config.yaml"]
+    proc = subprocess.run(command, cwd=workdir, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1) and "experiment 'seq'" in proc.stdout, proc.stdout + proc.stderr
+    config["experiments"]["seq"]["model"]["options"] = {"unit": 8}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run(command, cwd=workdir, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "experiments.seq.model.options.unit: build() in" in proc.stderr and "no parameter 'unit'" in proc.stderr
+    assert "Traceback" not in proc.stderr
