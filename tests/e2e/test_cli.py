@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -33,6 +34,8 @@ def test_env_prints_the_fingerprint_and_the_configurations_exports(tiny_copy, tm
     proc = samebits(tmp_path, "env", "--json")
     fp = json.loads(proc.stdout)
     assert fp["packages"]["tensorflow"] and fp["cpu"]["flags"]
+    shown = samebits(tmp_path, "env").stdout
+    assert re.search(r"^scikit-learn +1\.", shown, re.M) and re.search(r"^tensorflow +2\.", shown, re.M), shown
     exports = samebits(tiny_copy, "env", "--exports").stdout
     assert "export PYTHONHASHSEED=0" in exports and "export ONEDNN_MAX_CPU_ISA=AVX2" in exports
     missing = samebits(tmp_path, "env", "--exports")

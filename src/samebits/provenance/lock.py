@@ -156,7 +156,7 @@ def read(path: str | Path) -> Lock:
         doc = fileio.parse_json(data)
     except ValueError as exc:
         raise LockError(
-            f"{path}: not a lock: {exc}; it was left as it is. Restore it from git, "
+            f"{path}: {exc}; it was left as it is. Restore it from git, "
             "or replace it with one built from the current results: samebits rebuild-lock --yes"
         ) from None
     return _validate(doc, str(path))

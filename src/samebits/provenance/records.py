@@ -218,7 +218,7 @@ def read(path: str | Path, *, digest: bool = True) -> dict[str, Any]:
     except OSError as exc:
         raise RecordError(f"{path}: cannot read record ({exc.strerror})") from None
     except ValueError as exc:
-        raise RecordError(f"{path}: not a record: {exc}") from None
+        raise RecordError(f"{path}: {exc}") from None
     validate(record, str(path))
     if digest:
         check_digest(record, str(path))
