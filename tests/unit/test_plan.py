@@ -202,6 +202,7 @@ BAD_CONFIGS = [
         _with("experiments.mlp.train.metrics", ["AUC"]),
         ["experiments.mlp.train.metrics[0]", "AUC scores the probability of one positive class", "multiclass"],
     ),
+    ("source-too-long", _with("datasets.digits.source", "x" * 5000 + ".csv"), ["source", "5,004 characters", "255"]),
     ("output-dir-up", _with("output_dir", "../elsewhere"), ["output_dir", "'../elsewhere'", "inside the working"]),
     ("output-dir-absolute", _with("output_dir", "/tmp/x"), ["output_dir", "'/tmp/x'", "relative path"]),
     ("lock-empty", _with("lock", ""), ["lock", "''", "relative path"]),

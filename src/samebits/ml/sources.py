@@ -24,6 +24,9 @@ BUNDLED = {
 #: What a data set's labels are for (the config schema lists the same choices).
 TASKS = ("multiclass", "binary", "regression")
 
+#: The longest path (``PATH_MAX``, with its final NUL) and file name (``NAME_MAX``) Linux takes.
+MAX_PATH, MAX_NAME = 4096, 255
+
 #: Suffixes of the data files samebits reads.
 FILE_SUFFIXES = (".csv", ".npz")
 
@@ -37,6 +40,13 @@ def is_image_folder(source: str) -> bool:
 def check_source(name: str, source: str) -> None:
     """Raise :class:`DataError` unless ``source`` is a bundled set, a data file's path or an
     image folder (a path ending with ``/``, or an existing folder)."""
+    longest = max((len(part.encode()) for part in Path(source).parts), default=0)
+    if len(source.encode()) >= MAX_PATH or longest > MAX_NAME or "\0" in source:
+        raise DataError(
+            f"datasets.{name}.source is not a path a file system takes ({len(source):,} characters, a name of "
+            f"{longest:,} bytes{', a NUL byte' if chr(0) in source else ''}; at most {MAX_PATH - 1:,} bytes, "
+            f"{MAX_NAME} per name)"
+        )
     if source in BUNDLED or Path(source).suffix.lower() in FILE_SUFFIXES or is_image_folder(source):
         return
     raise DataError(
