@@ -203,6 +203,16 @@ BAD_CONFIGS = [
         ["experiments.mlp.train.metrics[0]", "AUC scores the probability of one positive class", "multiclass"],
     ),
     ("source-too-long", _with("datasets.digits.source", "x" * 5000 + ".csv"), ["source", "5,004 characters", "255"]),
+    (
+        "grid-of-too-many",
+        {
+            **GOOD,
+            "grids": {
+                "g": {"base": "mlp", "vary": {"train.epochs": [*range(1, 201)], "train.batch_size": [*range(1, 201)]}}
+            },
+        },
+        ["grids.g.vary: makes 40,000 experiments", "at most 10,000"],
+    ),
     ("output-dir-up", _with("output_dir", "../elsewhere"), ["output_dir", "'../elsewhere'", "inside the working"]),
     ("output-dir-absolute", _with("output_dir", "/tmp/x"), ["output_dir", "'/tmp/x'", "relative path"]),
     ("lock-empty", _with("lock", ""), ["lock", "''", "relative path"]),

@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import re
 from typing import Any
 
 from ..core.errors import ConfigError
 
-__all__ = ["expand", "name_part"]
+__all__ = ["MAX_EXPERIMENTS", "expand", "name_part"]
 
 _VARIABLE = ("dataset", "model.", "train.")
+
+#: The most experiments all grids together may make: a sweep of that size is days of jobs; a
+#: few long lists multiplied by mistake would make millions, and planning them would hang.
+MAX_EXPERIMENTS = 10_000
 
 
 def name_part(value: Any) -> str:
@@ -55,6 +60,13 @@ def expand(experiments: dict[str, Any], grids: dict[str, Any], origins: dict[str
                 raise ConfigError(
                     f"grids.{grid}.vary: {path!r} is not variable; use 'dataset', 'model.<key>' or 'train.<key>'"
                 )
+        made = len(bases) * math.prod(len(v) if isinstance(v, list) else 1 for v in vary.values())
+        if len(out) + made > MAX_EXPERIMENTS:
+            raise ConfigError(
+                f"grids.{grid}.vary: makes {made:,} experiments ({len(bases)} base(s) × "
+                f"{' × '.join(str(len(v)) for v in vary.values() if isinstance(v, list))} values); "
+                f"all grids together may make at most {MAX_EXPERIMENTS:,}"
+            )
         for base in bases:
             if base not in experiments:
                 known = ", ".join(sorted(experiments))
