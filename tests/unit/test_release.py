@@ -1,6 +1,7 @@
 """What a release and the Snakemake workflow catalog read: the version written once, the
-CHANGELOG's section for it, the catalog's file, the module's Snakefile and a schema that
-describes every key (the catalog's parameter table is made from it)."""
+CHANGELOG's section for it, the license and the citation file that agree with the package,
+the catalog's file, the module's Snakefile and a schema that describes every key (the
+catalog's parameter table is made from it)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,29 @@ def test_the_version_is_written_once_and_is_what_everything_shows():
 def test_the_changelog_has_a_section_for_this_version_first():
     headings = re.findall(r"^## (\S+)", (REPO / "CHANGELOG.md").read_text(), flags=re.M)
     assert headings and headings[0] == __version__
+
+
+def test_the_license_file_is_the_license_pyproject_declares():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    # no license-files: setuptools' default (LICEN[CS]E*, ...) ships LICENSE in the wheel
+    assert "license-files" not in project
+    text = (REPO / "LICENSE").read_text()
+    assert text.startswith("MIT License\n\nCopyright (c) 2026 the samebits authors\n")
+    assert "Permission is hereby granted, free of charge" in text
+
+
+def test_the_citation_file_is_cff_and_names_this_version_and_license():
+    citation = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert {"cff-version", "message", "title", "authors"} <= set(citation)
+    assert citation["cff-version"] == "1.2.0"
+    assert citation["title"] == "samebits" and citation["type"] == "software"
+    assert citation["version"] == __version__  # set with the version at a release
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert citation["license"] == project["license"]
+    assert citation["authors"] == [{"name": "The samebits authors"}]
+    assert isinstance(citation["abstract"], str) and citation["abstract"].strip()
+    assert isinstance(citation["message"], str) and citation["message"].strip()
 
 
 def test_check_library_names_both_versions_and_the_way_out(tmp_path):
