@@ -112,6 +112,25 @@ class Plan:
             raise ConfigError(f"{path}: the configuration must be a mapping (seeds, datasets, experiments)")
         return cls.check(config, where=str(path))
 
+    def experiment(self, name: str) -> dict[str, Any]:
+        """The experiment ``name``; :class:`ConfigError` naming the ones there are (a target
+        path can name any experiment: ``results/figures/<exp>/test.png``)."""
+        try:
+            return self.experiments[name]
+        except KeyError:
+            raise ConfigError(
+                f"no experiment {name!r} in this configuration; its experiments: {', '.join(sorted(self.experiments))}"
+            ) from None
+
+    def dataset(self, name: str) -> dict[str, Any]:
+        """The data set ``name``; :class:`ConfigError` naming the ones there are."""
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise ConfigError(
+                f"no data set {name!r} in this configuration; its data sets: {', '.join(sorted(self.datasets))}"
+            ) from None
+
     # --- the processes of a run --------------------------------------------------------
 
     def process_env(self) -> dict[str, str]:
@@ -122,10 +141,10 @@ class Plan:
 
     def dataset_files(self, wildcards: Wildcards) -> list[str]:
         """The data file of a file-based data set (so Snakemake reruns split when it changes)."""
-        return sources.data_files(self.datasets[wildcards.dataset]["source"])
+        return sources.data_files(self.dataset(wildcards.dataset)["source"])
 
     def _split_of(self, experiment: str, seed: Any) -> str:
-        return self.layout.split.path("split", dataset=self.experiments[experiment]["dataset"], seed=seed)
+        return self.layout.split.path("split", dataset=self.experiment(experiment)["dataset"], seed=seed)
 
     def init_inputs(self, wildcards: Wildcards) -> dict[str, Any]:
         """Init's inputs: its split, and a custom builder's file."""
@@ -140,7 +159,7 @@ class Plan:
         set (Snakemake reruns the step when it changes). Train and evaluate have one input
         function each, unpacked, as Snakemake calls every input function of every job."""
         found: dict[str, Any] = {"split": self._split_of(wildcards.experiment, wildcards.seed), **inputs}
-        data = sources.data_files(self.datasets[self.experiments[wildcards.experiment]["dataset"]]["source"])
+        data = sources.data_files(self.dataset(self.experiment(wildcards.experiment)["dataset"])["source"])
         if data:
             found["data"] = data
         return found
@@ -162,6 +181,7 @@ class Plan:
         )
 
     def experiment_histories(self, wildcards: Wildcards) -> list[str]:
+        self.experiment(wildcards.experiment)  # a figure's target may name any experiment
         return [self.layout.train.path("history", experiment=wildcards.experiment, seed=s) for s in self.seeds]
 
     def experiment_metrics(self, wildcards: Wildcards) -> list[str]:
@@ -205,7 +225,7 @@ class Plan:
     def _data(self, name: str) -> dict[str, Any]:
         """The experiment's data set, and its custom model builder if it has one (train and
         evaluate import it so the model's custom layers can be deserialised)."""
-        experiment = self.experiments[name]
+        experiment = self.experiment(name)
         spec = self.datasets[experiment["dataset"]]
         model = experiment["model"]
         return {
@@ -221,7 +241,7 @@ class Plan:
         """The source files of the user's code an experiment's step runs (``model.builder``,
         ``train.trainer``, a ``train.loss`` of theirs), so Snakemake reruns the step when one
         changes. An importable module is not listed: it is not a file of the workflow."""
-        experiment = self.experiments[name]
+        experiment = self.experiment(name)
         refs = {
             "builder": experiment["model"].get("builder"),
             "trainer": experiment["train"]["trainer"],
@@ -232,7 +252,7 @@ class Plan:
 
     def split_params(self, wildcards: Wildcards) -> dict[str, Any]:
         def build(dataset: str) -> dict[str, Any]:
-            spec = self.datasets[dataset]
+            spec = self.dataset(dataset)
             return {
                 "dataset": dataset,
                 "source": spec["source"],
@@ -247,7 +267,7 @@ class Plan:
 
     def init_params(self, wildcards: Wildcards) -> dict[str, Any]:
         def build(name: str) -> dict[str, Any]:
-            experiment = self.experiments[name]
+            experiment = self.experiment(name)
             return {
                 "experiment": name,
                 "dataset": experiment["dataset"],
@@ -261,7 +281,7 @@ class Plan:
         def build(name: str) -> dict[str, Any]:
             return {
                 "experiment": name,
-                "train": self.experiments[name]["train"],
+                "train": self.experiment(name)["train"],
                 **self._data(name),
                 **self._determinism(),
             }

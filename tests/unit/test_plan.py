@@ -397,6 +397,16 @@ def test_an_output_dir_holds_every_file_of_the_run_and_its_lock():
     assert Plan.check({**copy.deepcopy(GOOD), "output_dir": "o", "lock": "my.lock"}).lock == "my.lock"
 
 
+def test_a_target_of_an_experiment_or_data_set_the_configuration_lacks_is_named():
+    plan = Plan.check(copy.deepcopy(GOOD))
+    with pytest.raises(ConfigError, match="no experiment 'recipe' in this configuration; its experiments: mlp"):
+        plan.experiment_histories(types.SimpleNamespace(experiment="recipe"))
+    with pytest.raises(ConfigError, match="no experiment 'recipe'"):
+        plan.init_inputs(types.SimpleNamespace(experiment="recipe", seed="0"))
+    with pytest.raises(ConfigError, match="no data set 'iris' in this configuration; its data sets: digits"):
+        plan.split_params(types.SimpleNamespace(dataset="iris", seed="0"))
+
+
 def test_the_users_code_files_are_inputs_of_the_steps_that_run_them(workdir):
     (workdir / "models" / "loop.py").write_text("def train(ctx):\n    pass\n")
     (workdir / "models" / "loss.py").write_text("def loss(y_true, y_pred):\n    return y_pred\n")
