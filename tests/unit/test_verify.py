@@ -197,6 +197,28 @@ def test_a_malformed_record_is_refused_naming_the_field_even_with_a_true_digest(
     assert not (tmp_path / "samebits.lock").exists()
 
 
+def test_a_record_whose_input_is_a_data_folder_is_read_and_verified(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the folder's content cache is kept under .snakemake/ here
+    folder = tmp_path / "shapes" / "circle"
+    folder.mkdir(parents=True)
+    (folder / "a.png").write_bytes(b"not decoded here")
+    out = tmp_path / "w.npz"
+    fileio.write_npz(out, {"w": np.zeros(2, dtype=np.float32)})
+    step = identity.identify(
+        step="evaluate",
+        experiment="cnn",
+        seed=0,
+        input_files={"data": tmp_path / "shapes"},
+        inputs={"dataset": {"sha256": "0" * 64, "source": "shapes/"}},  # a data set's checksum is bare hex
+        params={},
+        determinism={},
+    )
+    assert not step.inputs["data"]["sha256"].startswith("sha256:")  # a folder's content checksum
+    path = _write_record(tmp_path, records.make(step, outputs={"weights": out}), "a")
+    assert records.read(path)["inputs"]["data"] == step.inputs["data"]
+    assert verify([path], tmp_path / "samebits.lock", **TOL).ok
+
+
 def test_a_record_whose_input_is_a_device_is_not_read(tmp_path):
     rec = _record(tmp_path)
     rec["inputs"]["data"] = {"path": "/dev/zero", "sha256": "sha256:" + "0" * 64}

@@ -8,6 +8,7 @@ comparison; everything else is deterministic, so two clones write identical reco
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -155,8 +156,13 @@ _FIELDS: dict[str, tuple[Any, str]] = {
 }
 
 
+_CHECKSUM = re.compile(r"(sha256:)?[0-9a-f]{64}")
+
+
 def _checksum(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("sha256:")
+    """A SHA-256 checksum as records hold them: ``sha256:<hex>`` of a file, or the bare hex of
+    a data folder's content (:mod:`samebits.core.folders`) and of a data set."""
+    return isinstance(value, str) and _CHECKSUM.fullmatch(value) is not None
 
 
 def validate(record: Any, where: str) -> dict[str, Any]:
