@@ -128,8 +128,9 @@ def audit(
     reduced, experiment, seed, dataset = _reduce(plan, experiment, seed, root)
     chain = layout.CHAIN_STEPS
     step_ids = [step_id(chain[0], dataset, seed)] + [step_id(s, experiment, seed) for s in chain[1:]]
-    paths = [layout.record(chain[0], dataset=dataset, seed=seed)]
-    paths += [layout.record(step, experiment=experiment, seed=seed) for step in chain[1:]]
+    where = plan.layout  # the reduced configuration keeps output_dir
+    paths = [where.record(chain[0], dataset=dataset, seed=seed)]
+    paths += [where.record(step, experiment=experiment, seed=seed) for step in chain[1:]]
     base_env = _reference_env()
 
     scratch = Path(tempfile.mkdtemp(prefix="samebits-audit-"))
@@ -300,7 +301,8 @@ def _reduce(plan: Plan, experiment: str | None, seed: int | None, root: Path) ->
     exp["train"] = train
     reduced = {k: v for k, v in plan.config.items() if k not in ("seeds", "datasets", "experiments", "grids")}
     reduced.update(seeds=[seed], datasets={dataset: spec}, experiments={experiment: exp})
-    # The verify step writes its lock: it must land in the scratch copy, never in the user's.
+    # The verify step writes its lock: it must land in the scratch copy, never in the user's
+    # (output_dir is inside the working directory, so the outputs are in the copy already).
     reduced["lock"] = Path(plan.lock).name
     return reduced, experiment, seed, dataset
 
