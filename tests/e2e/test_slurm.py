@@ -10,12 +10,15 @@ end of this module.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -101,11 +104,38 @@ def _squeue() -> dict[str, tuple[str, float]]:
     jobs = {}
     for line in proc.stdout.splitlines():
         jobid, state, start, end = line.split()
-        seconds = time.mktime(time.strptime(end, "%Y-%m-%dT%H:%M:%S")) - time.mktime(
-            time.strptime(start, "%Y-%m-%dT%H:%M:%S")
-        )
+        try:
+            seconds = time.mktime(time.strptime(end, "%Y-%m-%dT%H:%M:%S")) - time.mktime(
+                time.strptime(start, "%Y-%m-%dT%H:%M:%S")
+            )
+        except ValueError:  # a pending job has no start yet (N/A)
+            seconds = float("nan")
         jobs[jobid] = (state, seconds)
     return jobs
+
+
+@contextlib.contextmanager
+def _watching_jobs() -> Iterator[dict[str, tuple[str, float]]]:
+    """Every job's last state and run time that squeue showed while the block ran, and after
+    it: the controller lists a finished job only for MinJobAge, less than a loaded run of the
+    later jobs can take."""
+    seen: dict[str, tuple[str, float]] = {}
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(AssertionError, subprocess.SubprocessError):
+                seen.update(_squeue())
+            stop.wait(2)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        watcher.join()
+        seen.update(_squeue())
 
 
 def test_slurm_run_writes_the_same_lock_as_a_local_run(slurm_cluster, slurm_plugin, tiny_run, tmp_path):
@@ -179,7 +209,8 @@ def test_train_stopped_before_its_time_limit_comes_back_and_resumes_to_the_local
     )
     start = time.monotonic()
     try:
-        proc = _run_slurm(workdir, slurm_plugin, "--set-resources", *resources)
+        with _watching_jobs() as jobs:
+            proc = _run_slurm(workdir, slurm_plugin, "--set-resources", *resources)
         slurm_seconds = time.monotonic() - start
         reference_out, _ = reference.communicate(timeout=600)
     finally:
@@ -196,7 +227,6 @@ def test_train_stopped_before_its_time_limit_comes_back_and_resumes_to_the_local
     trains = [(jobid, Path(log)) for jobid, log in SUBMITTED.findall(out) if "/rule_train/" in log]
     assert len(trains) == 2, explain(proc)
     (first, first_log), (second, _) = trains
-    jobs = _squeue()
     text = first_log.read_text()
     assert f"*** STEP {first}.0 ON " in text and " CANCELLED AT " in text, text[-3000:]
     stopped = STOPPED.search(text)
