@@ -8,7 +8,10 @@ which order, and how the folder is checksummed). The class names, sorted, are th
 Each image is decoded by Pillow, converted to ``image.channels`` (1: ``L``, 3: ``RGB``;
 alpha is dropped) and resized to ``image.size`` with ``image.resize`` (Pillow's fixed-point
 filters, the same bits on every CPU; a PNG is lossless, a JPEG's pixels are libjpeg-turbo's).
-Without ``channels`` or ``size`` every image must already agree on them. Pillow and its
+Without ``channels`` or ``size`` every image must already agree on them. Images with 16 bits
+per channel (or floating-point pixels) are refused, whatever mode Pillow opens them in; so is
+an entry of a class folder that is neither an image file nor a folder (a dangling link, a
+named pipe), which is never opened. Pillow and its
 libjpeg-turbo and zlib versions are in every record's environment
 (:func:`samebits.provenance.fingerprint.decoder`), since
 another decoder may give other pixels.
@@ -25,14 +28,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+import re
+import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -56,6 +62,10 @@ _PILLOW_FILTER = {"bilinear": "BILINEAR", "nearest": "NEAREST", "bicubic": "BICU
 #: Pillow modes by the channels they decode to; others (16-bit, float) are refused.
 _CHANNELS = {"1": 1, "L": 1, "LA": 1, "P": 3, "PA": 3, "RGB": 3, "RGBA": 3, "RGBX": 3, "CMYK": 3, "YCbCr": 3,
              "LAB": 3, "HSV": 3}  # fmt: skip
+#: How a file stores 16 bits per channel that Pillow opens in an 8-bit mode (a 16-bit RGB,
+#: RGBA or gray+alpha PNG, TIFF or SGI opens as RGB or RGBA): ``RGB;16B``, ``LA;16B``, …
+#: (``BGR;16`` is BMP's 5-6-5 packing, 8 bits or fewer per channel).
+_SIXTEEN_BITS = re.compile(r"(?!BGR)[A-Za-z]+;16[BLN]?")
 
 _TAG = b"samebits-images-v1\0"
 _FORMAT = 1
@@ -155,8 +165,9 @@ def _decode(path: Path, image: dict[str, Any], first: dict[str, Any]) -> np.ndar
 
     try:
         with Image.open(path) as im:
+            deep = _sixteen_bits(im)  # before load(), which decodes them to 8 bits
             im.load()
-            mode = im.mode
+            mode = deep or im.mode
             if mode not in _CHANNELS:
                 raise DataError(
                     f"{path}: mode {mode} (16-bit or floating-point pixels) is not read; "
@@ -196,6 +207,72 @@ def _decode(path: Path, image: dict[str, Any], first: dict[str, Any]) -> np.ndar
         raise DataError(f"{path}: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"{path}: cannot be decoded ({exc}); is the file truncated or damaged?") from None
+
+
+def _sixteen_bits(im: Any) -> str | None:
+    """How the file stores its pixels when it has 16 bits per channel that Pillow opens in an
+    8-bit mode and would cut to 8 bits (``RGB;16B``; a PPM with a maxval over 255 is named
+    ``RGB;16B`` too), else None: such images are refused like 16-bit grayscale (``I;16``)."""
+    if im.mode not in _CHANNELS:
+        return None  # refused by its mode already (I;16, F, …)
+    for tile in im.tile:
+        args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
+        raw = args[0] if args and isinstance(args[0], str) else ""
+        if _SIXTEEN_BITS.fullmatch(raw):
+            return raw
+        if tile.codec_name == "ppm" and len(args) > 1 and isinstance(args[1], int) and args[1] > 255:
+            return f"{im.mode};16B"
+    return None
+
+
+def _check_entries(root: Path) -> None:
+    """Raise :class:`DataError` for an entry of a class folder that is neither a folder nor
+    a regular file (a dangling link, a link loop, a named pipe, a socket, a device) or a link
+    to a folder: :func:`samebits.core.folders.files` would leave it out without a word. Never
+    opens one (a named pipe would block)."""
+
+    def refuse(error: OSError) -> NoReturn:
+        raise DataError(f"{error.filename}: cannot be read ({error.strerror}); a class folder must be readable")
+
+    for top in sorted(os.scandir(root), key=lambda e: e.name):
+        if top.name.startswith("."):
+            continue
+        if top.is_symlink() and not os.path.exists(top.path):  # may be a class folder whose link broke
+            raise DataError(f"{top.path}: {_not_regular(top.path)}; {_ACCEPTED}")
+        if not top.is_dir():
+            continue  # a top-level file (a README) is not part of the data
+        for here, dirs, names in os.walk(top.path, onerror=refuse):
+            dirs.sort()
+            for d in dirs:
+                if not d.startswith(".") and os.path.islink(os.path.join(here, d)):
+                    raise DataError(
+                        f"{os.path.join(here, d)}: a symbolic link to a folder, which is not followed inside a "
+                        f"class folder; {_ACCEPTED}"
+                    )
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for n in sorted(names):
+                full = os.path.join(here, n)
+                if not n.startswith(".") and not os.path.isfile(full):
+                    raise DataError(f"{full}: {_not_regular(full)}; {_ACCEPTED}")
+
+
+_ACCEPTED = "a class folder holds image files (or links to them) and folders of them"
+
+
+def _not_regular(path: str) -> str:
+    """What a path that is not a regular file is, found by stat alone."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if os.path.islink(path):
+            target = os.readlink(path)
+            if exc.errno == errno.ELOOP:
+                return f"a symbolic link loop (to {target})"
+            return f"a symbolic link to {target}, which does not exist"
+        return f"cannot be read ({exc.strerror})"
+    kinds = [(stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device")]  # fmt: skip
+    return next((text for test, text in kinds if test(mode)), "not a regular file") + ", not an image file"
 
 
 def _cache_files(checksum: str) -> tuple[Path, Path]:
@@ -305,20 +382,28 @@ def peek(source: str, image: dict[str, Any] | None) -> tuple[tuple[int, ...], li
     first image only (no hashing, no cache): for what needs only the model's input."""
     root = Path(source)
     listing = folders.files(root)
+    _check_entries(root)
     if not listing:
         raise DataError(f"{root}: no images in class subfolders")
     return _decode(root / listing[0][1], settings(image), {}).shape, sorted({cls for cls, _ in listing})
 
 
-def load(name: str, source: str, image: dict[str, Any] | None) -> Images:
+def load(
+    name: str, source: str, image: dict[str, Any] | None, *, check: Callable[[list[str]], None] | None = None
+) -> Images:
     """The image folder ``source`` of data set ``name``, decoded (from the cache when it holds
-    this data set, else now). Raises :class:`DataError` naming the file for bad data."""
+    this data set, else now). Raises :class:`DataError` naming the file for bad data.
+    ``check`` sees the class names before any image is decoded, so what it refuses leaves
+    no cache behind."""
     root = Path(source)
     if not root.is_dir():
         raise DataError(f"data set {name!r}: folder {source} does not exist")
     image = settings(image)
+    _check_entries(root)
     content = folders.content(root)
     classes = _classes(root, content)
+    if check is not None:
+        check(classes)
     checksum = _checksum(content, image)
     if content.changed:
         shown = "; ".join(map(str, content.changed[:5]))

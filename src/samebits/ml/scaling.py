@@ -109,9 +109,37 @@ def _blocks(features: np.ndarray | Rows, idx: np.ndarray) -> Iterator[np.ndarray
 
 
 def fit(kind: str, features: np.ndarray | Rows, train: np.ndarray, *, where: str) -> Scaler:
-    """Fit ``kind`` on the rows ``train`` of ``features`` (an array, or rows on disk)."""
+    """Fit ``kind`` on the rows ``train`` of ``features`` (an array, or rows on disk).
+
+    Raises :class:`DataError` when a fitted number is not finite: features near float64's
+    largest value (1.8e308) overflow a sum, a sum of squares or a range, which would make
+    every scaled value NaN or 0.
+    """
     if kind not in SCALES:
         raise DataError(f"{where}: scale {kind!r} is unknown; accepted: {', '.join(SCALES)}")
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below, not warned about
+        scaler = _fit(kind, features, train)
+    _check_finite(scaler, features, train, where)
+    return scaler
+
+
+def _check_finite(scaler: Scaler, features: np.ndarray | Rows, train: np.ndarray, where: str) -> None:
+    bad = ~(np.isfinite(scaler.offset) & np.isfinite(scaler.factor))
+    if not bad.any():
+        return
+    at = np.unravel_index(int(np.argmax(bad)), bad.shape)
+    axes = _axes((len(features), *features.shape[1:]))
+    peak = max(float(np.max(np.abs(block), axis=axes)[at]) for block in _blocks(features, train))
+    name = f"channel {at[0]}" if len(axes) > 1 else "feature " + ", ".join(str(int(i)) for i in at)
+    what = {"standard": "sum or sum of squares", "minmax": "range (max - min)"}.get(scaler.kind, "statistic")
+    raise DataError(
+        f"{where}: scale {scaler.kind} cannot be fitted: the training values of {name} (counting from 0) reach "
+        f"{peak:.6g} in magnitude, and their {what} exceeds float64's largest number "
+        f"({np.finfo(np.float64).max:.6g}); divide the features by a power of ten before use, or use scale: maxabs"
+    )
+
+
+def _fit(kind: str, features: np.ndarray | Rows, train: np.ndarray) -> Scaler:
     shape = (len(features), *features.shape[1:])
     axes = _axes(shape)
     if kind == "none":
