@@ -89,6 +89,11 @@ def test_a_rerun_gives_the_same_lock_and_streaming_the_same_weights(image_run, t
     assert split["inputs"]["data"]["path"] == "data/shapes"
     assert split["environment"]["decoder"]["pillow"], split["environment"]
     assert memory["trace"]["task"] == "binary"
+    # the figures name the classes by their folders (the SVG writes each text as a comment)
+    metrics = json.loads((wd / layout.evaluate.path("metrics", experiment="memory", seed=0)).read_text())
+    assert metrics["classes"] == ["circle", "square"]
+    figure = (wd / layout.figures.test_svg.format(experiment="memory")).read_text()
+    assert "<!-- circle -->" in figure and "<!-- ROC curves (square positive) -->" in figure
 
 
 def test_integer_ids_reach_the_embedding_unchanged(image_run, monkeypatch):

@@ -120,3 +120,28 @@ def test_several_label_columns_make_a_regression_with_one_target_each(tmp_path):
         np.float32,
     )
     assert ds.y[3].tolist() == [1.5, 3.75]
+
+
+def test_the_class_names_are_the_data_s_own_and_none_where_labels_name_them(tmp_path, monkeypatch):
+    """What evaluate writes into metrics.json for the figures: a CSV's text classes, a NPZ's
+    numbers (1.0 written 1), an image folder's subfolders; nothing for labels 0, 1, … or a
+    regression, whose metrics.json stays as it was."""
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,label\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(10)))
+    assert data.load("d", str(csv), label="label", task=None).class_names == ["a", "b"]
+    npz = tmp_path / "d.npz"
+    np.savez(npz, X=np.ones((10, 2)), y=np.arange(10, dtype=np.float64) % 2 + 1)
+    assert data.load("d", str(npz), label="label", task="binary").class_names == ["1", "2"]
+    np.savez(npz, X=np.ones((10, 2)), y=np.arange(10) % 3)
+    assert data.load("d", str(npz), label="label", task=None).class_names is None
+    assert data.load("digits", "digits", label="label", task=None).class_names is None
+    assert data.load("diabetes", "diabetes", label="label", task=None).class_names is None
+
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)  # the pixel cache goes under results/ here
+    for name in ("square", "circle"):
+        (tmp_path / "shapes" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (4, 4), 40 * i).save(tmp_path / "shapes" / name / f"{i}.png")
+    assert data.load("shapes", "shapes/", label="label", task=None).class_names == ["circle", "square"]

@@ -134,3 +134,27 @@ def test_an_experiment_whose_seeds_evaluated_different_tasks_is_refused(tmp_path
     outs = [tmp_path / name for name in ("c.png", "c.svg", "t.png", "t.svg", "figures.record.json")]
     with pytest.raises(RecordError, match=r"experiment exp evaluated different tasks: .*metrics1.json: multiclass"):
         figures(histories, metrics, predictions, *outs, experiment="exp", script=None)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "binary"])
+def test_the_confusion_matrix_names_the_classes_by_the_data_s_names(tmp_path, task):
+    """metrics.json's ``classes`` (written by evaluate when the classes are not 0, 1, …) name
+    the rows and columns; without them the labels do."""
+    _, metrics_paths, prediction_paths = _files(tmp_path, task)
+    metrics = {s: json.loads(p.read_text()) for s, p in metrics_paths.items()}
+    names = ["circle", "square", "a-rather-long-class-name"][: 3 if task == "multiclass" else 2]
+    named = {s: {**m, "classes": names} for s, m in metrics.items()}
+    for which, given in (("named", named), ("plain", metrics)):
+        figure_of_test_set(
+            experiment="exp",
+            task=task,
+            metrics=given,
+            prediction_paths=prediction_paths,
+            png=tmp_path / f"{which}.png",
+            svg=tmp_path / f"{which}.svg",
+        )
+    svg, plain = (tmp_path / "named.svg").read_text(), (tmp_path / "plain.svg").read_text()
+    shown = [*names[:2], "a-rather-long-c…"][: len(names)]  # a name over 16 characters is cut
+    for name in shown:  # matplotlib writes each text as a comment before its glyphs
+        assert svg.count(f"<!-- {name} -->") == 2 and f"<!-- {name} -->" not in plain, name
+    assert ("<!-- ROC curves (square positive) -->" in svg) == (task == "binary")

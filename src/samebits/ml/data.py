@@ -50,6 +50,16 @@ class Dataset:
     checksum: str
     task: str = "multiclass"
     pixels_sha256: str | None = None  # an image folder's decoded pixels (samebits.ml.images)
+    #: a classification's class names, by label (the label ``i`` is ``classes[i]``)
+    classes: tuple[str, ...] = ()
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The class names worth showing beside the labels: None when each class is named by
+        its label already (``0``, ``1``, …; the bundled data sets) or for a regression."""
+        if list(self.classes) == [str(i) for i in range(len(self.classes))]:
+            return None
+        return list(self.classes)
 
     @property
     def feature_shape(self) -> tuple[int, ...]:
@@ -483,6 +493,7 @@ def load(
         classes, y = np.unique(labels, return_inverse=True)
         y = y.reshape(-1).astype(np.int64)
         n_classes = len(classes)
+        names = tuple(_number_text(str(c)) if classes.dtype.kind in "biuf" else str(c) for c in classes)
         if n_classes < 2:
             raise DataError(f"{source}: only one class ({str(classes[0])!r}); classification needs two or more")
         if task == "binary" and n_classes != 2:
@@ -490,6 +501,9 @@ def load(
                 f"data set {name!r} has task binary but {source} has {n_classes} classes "
                 f"({_show(classes)}); binary needs exactly two (use task: multiclass)"
             )
+        return Dataset(
+            name=name, x=np.ascontiguousarray(x), y=y, n_classes=n_classes, checksum=checksum, task=task, classes=names
+        )
     return Dataset(name=name, x=np.ascontiguousarray(x), y=y, n_classes=n_classes, checksum=checksum, task=task)
 
 
@@ -519,6 +533,7 @@ def _image_folder(name: str, source: str, *, task: str | None, image: dict[str, 
         checksum=found.checksum,
         task=task or ("binary" if n_classes == 2 else "multiclass"),
         pixels_sha256=found.pixels_sha256,
+        classes=tuple(found.classes),
     )
 
 

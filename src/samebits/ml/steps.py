@@ -391,6 +391,8 @@ def evaluate(
     outputs = np.asarray(net.predict(batches.batches(x, PREDICT_BATCH_SIZE), verbose=0), dtype=np.float32)
     predict_seconds = time.perf_counter() - t
     metrics, predictions = evaluation(task=task, y=y, outputs=outputs, n_classes=ds.n_classes)
+    if ds.class_names is not None:  # the figures name the confusion matrix's rows by them
+        metrics["classes"] = ds.class_names
     shown = " ".join(f"{k} {v:.6g}" for k, v in metrics.items() if isinstance(v, float))
     log.info("evaluate %s seed %d: %s %s on %d test samples", experiment, seed, task, shown, metrics["n"])
     fileio.write_json(out_metrics, metrics)

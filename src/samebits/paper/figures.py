@@ -142,20 +142,27 @@ def learning_curves(experiment: str, histories: dict[int, dict[str, Any]], png: 
     plt.close(fig)
 
 
-def confusion(experiment: str, matrices: dict[int, list[list[int]]], png: str | Path, svg: str | Path) -> None:
-    """The test-set confusion matrix, summed over seeds."""
+def confusion(
+    experiment: str,
+    matrices: dict[int, list[list[int]]],
+    png: str | Path,
+    svg: str | Path,
+    classes: list[str] | None = None,
+) -> None:
+    """The test-set confusion matrix, summed over seeds; its rows and columns named by
+    ``classes`` (the data's class names) where given, else by label."""
     plt = _pyplot()
     total = np.sum([np.asarray(matrices[s]) for s in sorted(matrices)], axis=0)
     fig, ax = plt.subplots(figsize=(4.2, 3.8), layout="constrained")
-    im = _matrix(ax, total, fontsize=6)
+    im = _matrix(ax, total, fontsize=6, classes=classes)
     ax.set_title(f"{experiment}: confusion matrix, {len(matrices)} seeds summed", fontsize=8)
     fig.colorbar(im, ax=ax, shrink=0.8)
     _save(fig, png, svg)
     plt.close(fig)
 
 
-def _matrix(ax: Axes, total: np.ndarray, *, fontsize: int) -> AxesImage:
-    """A confusion matrix with its counts."""
+def _matrix(ax: Axes, total: np.ndarray, *, fontsize: int, classes: list[str] | None = None) -> AxesImage:
+    """A confusion matrix with its counts, its ticks named by ``classes`` where given."""
     k = total.shape[0]
     im = ax.imshow(total, cmap="Blues")
     for i in range(k):
@@ -165,9 +172,19 @@ def _matrix(ax: Axes, total: np.ndarray, *, fontsize: int) -> AxesImage:
                 ax.text(j, i, str(int(total[i, j])), ha="center", va="center", fontsize=fontsize, color=color)
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
+    if classes is not None:
+        names = [_short(name) for name in classes]
+        turned = k > 3 or max(map(len, names)) > 6  # long names or many: turned so that they do not overlap
+        ax.set_xticklabels(names, rotation=90 if turned else 0, fontsize=6 if k > 10 else 7)
+        ax.set_yticklabels(names, fontsize=6 if k > 10 else 7)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     return im
+
+
+def _short(name: str, limit: int = 16) -> str:
+    """A class name as a tick label: cut to ``limit`` characters."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 def roc_points(*, y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -197,12 +214,14 @@ def binary(
     auc: dict[int, float | None],
     png: str | Path,
     svg: str | Path,
+    classes: list[str] | None = None,
 ) -> None:
-    """The test-set confusion matrix summed over seeds, and the ROC curve of every seed."""
+    """The test-set confusion matrix summed over seeds, and the ROC curve of every seed (of
+    label 1, the positive class, named in the title when ``classes`` names the classes)."""
     plt = _pyplot()
     total = np.sum([np.asarray(matrices[s]) for s in sorted(matrices)], axis=0)
     fig, (left, right) = plt.subplots(1, 2, figsize=(7.5, 3.4), layout="constrained")
-    im = _matrix(left, total, fontsize=7)
+    im = _matrix(left, total, fontsize=7, classes=classes)
     left.set_title(f"confusion matrix, {len(matrices)} seeds summed", fontsize=8)
     fig.colorbar(im, ax=left, shrink=0.8)
     right.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls="--", label="chance")
@@ -217,7 +236,7 @@ def binary(
     right.set_aspect("equal")
     right.set_xlabel("false positive rate")
     right.set_ylabel("true positive rate")
-    right.set_title("ROC curves", fontsize=8)
+    right.set_title("ROC curves" + (f" ({_short(classes[1])} positive)" if classes else ""), fontsize=8)
     right.grid(alpha=0.3)
     right.legend(loc="lower right", fontsize=7)
     fig.suptitle(f"{experiment}: test set")
@@ -274,13 +293,15 @@ def figure_of_test_set(
 ) -> None:
     """The test-set figure of a task: :func:`confusion` (multiclass), :func:`binary` or
     :func:`regression`; the last two read the seeds' predictions.npz."""
+    classes = metrics[min(metrics)].get("classes")  # the data's class names, when not 0, 1, …
     if task == "multiclass":
-        confusion(experiment, {s: m["confusion_matrix"] for s, m in metrics.items()}, png, svg)
+        confusion(experiment, {s: m["confusion_matrix"] for s, m in metrics.items()}, png, svg, classes)
         return
     predictions = {s: _read_predictions(prediction_paths[s]) for s in sorted(metrics)}
     if task == "binary":
         auc = {s: m.get("roc_auc") for s, m in metrics.items()}
-        binary(experiment, {s: m["confusion_matrix"] for s, m in metrics.items()}, predictions, auc, png, svg)
+        matrices = {s: m["confusion_matrix"] for s, m in metrics.items()}
+        binary(experiment, matrices, predictions, auc, png, svg, classes)
     else:
         regression(experiment, predictions, png, svg)
 
