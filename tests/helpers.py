@@ -142,3 +142,23 @@ def job_counts(proc: subprocess.CompletedProcess) -> dict[str, int]:
 
 def explain(proc: subprocess.CompletedProcess) -> str:
     return f"exit {proc.returncode}\n--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}"
+
+
+#: docs/bad-input.md: every message a table there shows is checked word for word by a test.
+BAD_INPUT_PAGE = REPO / "docs" / "bad-input.md"
+#: A message in the page: in `code`, or in ``code`` when it holds a backtick itself.
+_SHOWN = re.compile(r"``\s(.+?)\s``|`([^`]+)`")
+
+
+def messages_on_the_page(section: str) -> set[str]:
+    """The messages the tables of one section of docs/bad-input.md show."""
+    text = BAD_INPUT_PAGE.read_text(encoding="utf-8")
+    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in body.splitlines() if line.startswith("| ") and not line.startswith("| input |")]
+    return {a or b for row in rows for a, b in _SHOWN.findall(row.split(" | ", 1)[1])}
+
+
+def page_row(name: str, message: str) -> str:
+    """The table row to add for a case the page lacks."""
+    code = f"`` {message} ``" if "`" in message else f"`{message}`"
+    return f"| {name.replace('-', ' ')} | {code} |"

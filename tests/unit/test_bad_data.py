@@ -4,8 +4,6 @@ and leaves no output behind (in-process: the split step never imports TensorFlow
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from samebits.core.errors import DataError
 from samebits.ml import data
 from samebits.ml.steps import split
+from tests.helpers import messages_on_the_page, page_row
 
 
 def _csv(rows):
@@ -559,19 +558,6 @@ def test_a_task_an_image_folder_cannot_have_is_refused_before_any_image_is_decod
     assert not (tmp_path / "results").exists()
 
 
-BAD_INPUT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "bad-input.md"
-DATA_SECTION = "Data (refused at split time, nothing written)"
-#: A message in the page: in `code`, or in ``code`` when it holds a backtick itself.
-_SHOWN = re.compile(r"``\s(.+?)\s``|`([^`]+)`")
-
-
-def _messages_on_the_page(section: str) -> set[str]:
-    text = BAD_INPUT_PAGE.read_text(encoding="utf-8")
-    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in body.splitlines() if line.startswith("| ") and not line.startswith("| input |")]
-    return {a or b for row in rows for a, b in _SHOWN.findall(row.split(" | ", 1)[1])}
-
-
 def test_the_bad_input_page_shows_every_data_message_as_it_is(tmp_path_factory, monkeypatch):
     """docs/bad-input.md's data tables: each case above with the message split gives, word for
     word, and no message the code no longer gives."""
@@ -595,12 +581,8 @@ def test_the_bad_input_page_shows_every_data_message_as_it_is(tmp_path_factory, 
             where, monkeypatch, "data/shapes/", lambda p=three: _folder(p, classes=("a", "b", "c")), task=task
         )
     given = {case: " ".join(m.split()) for case, m in given.items()}  # a table cell is one line
-    shown = _messages_on_the_page(DATA_SECTION)
-    missing = [f"| {case.replace('-', ' ')} | {_code(m)} |" for case, m in given.items() if m not in shown]
+    shown = messages_on_the_page("Data (refused at split time, nothing written)")
+    missing = [page_row(case, m) for case, m in given.items() if m not in shown]
     assert not missing, "docs/bad-input.md lacks these rows (or shows other words):\n" + "\n".join(missing)
     stale = {m for m in shown if m.startswith(("data/", "data set"))} - set(given.values())
     assert not stale, "docs/bad-input.md shows messages no case gets:\n" + "\n".join(sorted(stale))
-
-
-def _code(message: str) -> str:
-    return f"`` {message} ``" if "`" in message else f"`{message}`"

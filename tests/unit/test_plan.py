@@ -5,7 +5,6 @@ TensorFlow, no Snakemake). What a run's start and end do is tests/unit/test_life
 from __future__ import annotations
 
 import copy
-import re
 import types
 
 import pytest
@@ -16,7 +15,7 @@ from samebits.core import layout
 from samebits.core.errors import ConfigError
 from samebits.ml import compiling, determinism, images, models, scaling, sources
 from samebits.plan import Plan
-from tests.helpers import DELETE, DUPLICATE_KEY_YAML, REPO, SMALL_CONFIG, config_with
+from tests.helpers import DELETE, DUPLICATE_KEY_YAML, SMALL_CONFIG, config_with, messages_on_the_page, page_row
 
 GOOD = SMALL_CONFIG
 _DELETE = DELETE
@@ -419,18 +418,6 @@ def test_the_users_code_files_are_inputs_of_the_steps_that_run_them(workdir):
     assert "code" not in Plan.check(copy.deepcopy(GOOD)).train_inputs(w)
 
 
-BAD_INPUT_PAGE = REPO / "docs" / "bad-input.md"
-#: A message in the page: in `code`, or in ``code`` when it holds a backtick itself.
-_SHOWN = re.compile(r"``\s(.+?)\s``|`([^`]+)`")
-
-
-def _messages_on_the_page(section: str) -> set[str]:
-    text = BAD_INPUT_PAGE.read_text(encoding="utf-8")
-    body = text.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in body.splitlines() if line.startswith("| ") and not line.startswith("| input |")]
-    return {a or b for row in rows for a, b in _SHOWN.findall(row.split(" | ", 1)[1])}
-
-
 def _message(workdir, text: str) -> str:
     (workdir / "config").mkdir(exist_ok=True)
     (workdir / layout.CONFIG_FILE).write_text(text)
@@ -454,12 +441,8 @@ def test_the_bad_input_page_shows_every_configuration_message_as_it_is(workdir):
     for name, cfg, _ in BAD_CONFIGS:
         given[name] = _message(workdir, yaml.safe_dump(cfg))
     given = {name: " ".join(m.split()) for name, m in given.items()}  # a table cell is one line
-    shown = _messages_on_the_page("Configuration (refused before any job runs)")
-    missing = [f"| {name.replace('-', ' ')} | {_code(m)} |" for name, m in given.items() if m not in shown]
+    shown = messages_on_the_page("Configuration (refused before any job runs)")
+    missing = [page_row(name, m) for name, m in given.items() if m not in shown]
     assert not missing, "docs/bad-input.md lacks these rows (or shows other words):\n" + "\n".join(missing)
     stale = {m for m in shown if m.startswith(("config/", "nope.yaml"))} - set(given.values())
     assert not stale, "docs/bad-input.md shows messages no case gets:\n" + "\n".join(sorted(stale))
-
-
-def _code(message: str) -> str:
-    return f"`` {message} ``" if "`" in message else f"`{message}`"
