@@ -8,8 +8,10 @@ Two halves, because some settings only work before the interpreter starts:
    they are missing or different.
 2. :func:`apply` runs inside the step, before any model code: seeds Python, NumPy and
    TensorFlow, fixes TensorFlow's thread pools before any op runs, turns on op determinism
-   (ops without a deterministic kernel raise) and turns XLA JIT off. It returns what it
-   applied, read back from TensorFlow, so the step's record carries the settings.
+   (ops without a deterministic kernel raise), turns XLA JIT off and, for the ``portable``
+   profile, puts exact compositions in place of the kernels that start from an approximate
+   instruction (:mod:`samebits.ml.exact`). It returns what it applied, read back from
+   TensorFlow, so the step's record carries the settings.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from typing import Any
 from ..core.errors import DeterminismError
 from ..core.seeds import check_seed
 
-__all__ = ["PORTABLE", "PROFILES", "process_env", "check_process_env", "check_cpu", "apply", "import_keras"]
+__all__ = [
+    "EXACT_KERNELS",
+    "PORTABLE",
+    "PROFILES",
+    "process_env",
+    "check_process_env",
+    "check_cpu",
+    "apply",
+    "import_keras",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +52,11 @@ PROFILES: dict[str, dict[str, str]] = {
     # depend on, not for published locks.
     "onednn-off": {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2"},
 }
+
+
+#: The profiles that run :mod:`samebits.ml.exact`'s kernels in place of TensorFlow's approximate
+#: ones (rsqrt, reciprocal, erfc, gelu, division by a square root in a graph).
+EXACT_KERNELS = frozenset({PORTABLE})
 
 
 def process_env(*, profile: str, threads: int, op_determinism: bool) -> dict[str, str]:
@@ -174,6 +190,11 @@ def apply(seed: int, *, profile: str, threads: int, op_determinism: bool) -> dic
         tf_config.disable_op_determinism()
         log.warning("op determinism is OFF: results may differ from run to run (audit setting)")
     tf.config.optimizer.set_jit(False)
+    exact_kernels: list[str] = []
+    if profile in EXACT_KERNELS:
+        from . import exact
+
+        exact_kernels = exact.install()
 
     applied = {
         "profile": profile,
@@ -186,6 +207,7 @@ def apply(seed: int, *, profile: str, threads: int, op_determinism: bool) -> dic
         "onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
         "keras_backend": keras.backend.backend(),
+        "exact_kernels": exact_kernels,
     }
     log.info("determinism applied: %s", applied)
     return applied
