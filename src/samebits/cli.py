@@ -156,11 +156,17 @@ def _cmd_env(args: argparse.Namespace) -> int:
 
 
 def _cmd_portability(args: argparse.Namespace) -> int:
-    from .diagnostics import emulation, portability
+    from .diagnostics import emulation, hosts, portability
 
     plan = Plan.load(args.config)
+    if args.record and not args.hosts:
+        raise SamebitsError("--record writes this host's record of a native run: give it with --hosts")
+    if args.hosts and args.cpu:
+        raise SamebitsError("--hosts runs the cases natively only; --cpu chooses emulated CPUs: give one of them")
+    folder = Path(args.hosts_dir) if args.hosts_dir else hosts.HOSTS_DIR
+    records = hosts.read_hosts(folder) if args.hosts else {}  # a broken record stops before the run
     result = portability.run(
-        args.cpu or emulation.DEFAULT_CPUS,
+        [] if args.hosts else (args.cpu or emulation.DEFAULT_CPUS),
         args.cases.split(",") if args.cases else None,
         profile=args.profile or plan.profile,
         threads=plan.threads,
@@ -169,8 +175,36 @@ def _cmd_portability(args: argparse.Namespace) -> int:
         timeout=portability.DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
         progress=lambda line: print(f"samebits portability: {line}", file=sys.stderr, flush=True),
     )
+    if args.hosts:
+        cases = {r["case"]: r["native"] for r in result["cases"] if r["native"]}
+        here = hosts.record(result, commit=_git_head())
+        if args.json:
+            print(json.dumps({"host": here, "compared": hosts.compare(cases, records)}, indent=1, sort_keys=True))
+        else:
+            name = hosts.file_name(here["host"])
+            here_name = f"{name} ({here['host']['model_name']})"
+            print(hosts.format_comparison(cases, records, here=here_name, folder=folder))
+        if args.record:
+            path = hosts.write(here, folder)
+            print(f"samebits portability: wrote this host's record {path}", file=sys.stderr)
+        return 0
     print(json.dumps(result, indent=1, sort_keys=True) if args.json else portability.format_table(result))
     return 0  # the table is the result; only errors exit non-zero
+
+
+def _git_head() -> str | None:
+    """The commit of the samebits checkout this runs from, if it is one."""
+    import subprocess
+
+    from .diagnostics.hosts import HOSTS_DIR
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=HOSTS_DIR.parents[2], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
@@ -290,6 +324,14 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds a probe process may take to start or to run one case before it is stopped and the case "
         "counts as failed (default: 600)",
     )
+    p.add_argument(
+        "--hosts",
+        action="store_true",
+        help="run the cases natively only (no emulation) and compare them with every committed host record "
+        "(docs/portability/hosts/)",
+    )
+    p.add_argument("--record", action="store_true", help="with --hosts: also write this host's record there")
+    p.add_argument("--hosts-dir", help="the folder of host records (default: the repository's docs/portability/hosts)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_portability)
 

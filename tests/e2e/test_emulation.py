@@ -1,12 +1,14 @@
 """Bits that travel between CPUs, proven on emulated CPUs (QEMU user mode, installed if missing).
 
-The workflow runs natively (making the lock), then the very same tree reruns its trainings
-and all that follows them with Snakemake itself under ``qemu-x86_64 -cpu Haswell`` and, at
-the same time, under ``-cpu EPYC-Milan``: its jobs are started with ``sys.executable``, the
-emulated wrapper, so every step computes with the emulated CPU's instruction set. The
-portable profile must give every step of the MLP and the CNN bit for bit on both CPUs; the
-BatchNormalization model, which ``samebits lint`` warns about, must not reproduce (on
-Haswell: which steps QEMU's exact arithmetic changes does not depend on the CPU model).
+The workflow runs natively (making the lock), then the very same tree reruns trainings and
+all that follows them with Snakemake itself under ``qemu-x86_64 -cpu EPYC-Milan`` (the MLP and
+the CNN) and, at the same time, under ``-cpu Haswell`` (a CNN with BatchNormalization trained
+with RMSprop; the classic recipe's binary model: one sigmoid unit, binary cross-entropy,
+RMSprop; and a CNN whose loss of the user's calls the raw Rsqrt op): its jobs are started with
+``sys.executable``, the emulated wrapper, so every step computes with the emulated CPU's
+instruction set. QEMU computes the approximate instructions exactly, so a match shows a step
+runs none of them. The portable profile must give every step bit for bit, but the one
+``samebits lint`` warns about, which must not reproduce.
 
 What is rerun emulated is what does arithmetic: train and evaluate (and figures, summary and
 verify after them). Split and init are not: a split is seeded index draws, initial weights
@@ -43,10 +45,13 @@ pytestmark = pytest.mark.e2e
 CPUS = emulation.DEFAULT_CPUS
 WITNESS = Path("logs/isa_witness.txt")
 STEPS = ("init", "train", "evaluate")
-#: The steps rerun under emulation (see the module's text), and the experiments each emulated
-#: CPU retrains: the portable ones on both, BatchNormalization (lint's warning) on Haswell.
+#: The steps rerun under emulation (see the module's text), the experiments each emulated CPU
+#: retrains, and the one lint warns about (its user's loss calls tf.raw_ops.Rsqrt).
 EMULATED_STEPS = ("train", "evaluate")
-RETRAINED = {"Haswell": ("mlp", "cnn", "bn"), "EPYC-Milan": ("mlp", "cnn")}
+RETRAINED = {"Haswell": ("bn", "binary", "raw"), "EPYC-Milan": ("mlp", "cnn")}
+WARNED = ("raw",)
+#: The experiments whose builder writes the CPU witness (tests/models/).
+WITNESSED = ("mlp", "bn")
 
 GRANDCHILD = (
     "import json, sys\n"
@@ -91,12 +96,12 @@ def test_a_grandchild_of_the_emulated_python_sees_the_emulated_cpu(pythons, cpu)
 def test_portability_measures_tanh_as_training_runs_it_and_agrees_with_the_tables(qemu):
     # the eager tanh op, then tanh as training runs it (a Dense layer with tanh, fused by
     # oneDNN, fit): that one crashes QEMU 7.2, and the report must say so, by name, and go on
-    cases = ["dense", "batchnorm_train", "layernorm", "gelu", "tanh", "fit_tanh", "fit_relu", "fit_rmsprop"]
+    cases = ["dense", "batchnorm_train", "gelu", "tanh", "fit_tanh", "fit_relu", "fit_batchnorm", "fit_rmsprop"]
     # the repository's own configuration (read only: the probe writes under a temp dir)
     proc = samebits(REPO, "portability", "--cpu", "Haswell", "--cases", ",".join(cases), "--json", timeout=1800)
     assert proc.returncode == 0, proc.stderr
     assert "Haswell: [8/8] fit_rmsprop" in proc.stderr  # progress, case by case, counted over the whole run
-    assert "Haswell: [6/8] fit_tanh emulation failed: the process was killed by SIGSEGV" in proc.stderr
+    assert "Haswell: [5/8] fit_tanh emulation failed: the process was killed by SIGSEGV" in proc.stderr
     result = json.loads(proc.stdout)
     print("portability timings (s):", {k: v["seconds"] for k, v in result["cpus"].items()})
     assert result["cpus"]["Haswell"]["isa"] == "AVX2" and set(result["cpus"]) == {"native", "Haswell"}
@@ -114,7 +119,9 @@ def test_portability_measures_tanh_as_training_runs_it_and_agrees_with_the_table
     assert result["failed"] == ["fit_tanh"]
     # the cases after the crash ran in a fresh emulated process, and were measured
     assert result["cpus"]["Haswell"]["processes"] == 2
-    assert rows["fit_relu"]["verdict"] == "portable" and rows["fit_rmsprop"]["verdict"] == "not portable"
+    # RMSprop and BatchNormalization, with the profile's exact kernels: portable
+    assert rows["fit_relu"]["verdict"] == rows["fit_rmsprop"]["verdict"] == rows["fit_batchnorm"]["verdict"]
+    assert rows["fit_rmsprop"]["verdict"] == "portable" and result["not_portable"] == []
     table = portability.format_table(result)
     assert "fit_tanh: emulation failed on Haswell: the process was killed by SIGSEGV (signal 11)" in table
     assert "emulation failed (SIGSEGV)" in table
@@ -168,30 +175,35 @@ def runs(pythons, tmp_path_factory):
 
 
 @pytest.mark.parametrize("cpu", CPUS)
-def test_the_portable_profile_reproduces_mlp_and_cnn_bit_for_bit_on_an_emulated_cpu(runs, pythons, cpu):
+def test_the_portable_profile_reproduces_every_retrained_step_bit_for_bit_on_an_emulated_cpu(runs, pythons, cpu):
     native, done = runs
     workdir, proc = done[cpu]
     st = statuses(workdir)
     assert st["split/digits/seed=0"] == "identical", explain(proc)
-    for exp in ("mlp", "cnn"):
+    for exp in RETRAINED[cpu]:
+        if exp in WARNED:
+            continue
         for step in STEPS:
             assert st[f"{step}/{exp}/seed=0"] == "identical", (f"{step}/{exp}", st, explain(proc))
-    # The steps really ran emulated: the MLP's builder, imported by train and evaluate in
+    # The steps really ran emulated: the test builders, imported by train and evaluate in
     # each step's own process (Snakemake's grandchild here), saw the emulated CPU...
-    assert _witness(workdir) == [("AVX2", str(pythons[cpu]))] * len(EMULATED_STEPS)
+    witnesses = sum(exp in WITNESSED for exp in RETRAINED[cpu])
+    assert _witness(workdir) == [("AVX2", str(pythons[cpu]))] * len(EMULATED_STEPS) * witnesses
     # ...while the native run's saw this machine's
-    assert _witness(native) == [(isa_level(), sys.executable)] * len(STEPS)
+    assert _witness(native) == [(isa_level(), sys.executable)] * len(STEPS) * len(WITNESSED)
 
 
-@pytest.mark.parametrize("cpu", [cpu for cpu in CPUS if "bn" in RETRAINED[cpu]])
+@pytest.mark.parametrize("cpu", [cpu for cpu in CPUS if set(WARNED) & set(RETRAINED[cpu])])
 def test_what_lint_warns_about_is_what_does_not_reproduce_on_an_emulated_cpu(runs, cpu, tmp_path):
     lint = samebits(make_emulation_workdir(tmp_path / "lint"), "lint", "--json")
     assert lint.returncode == 1, lint.stderr
-    warned = {w["experiment"] for w in json.loads(lint.stdout)["warnings"]}
-    assert warned == {"bn"}
+    found = json.loads(lint.stdout)
+    warned = {w["experiment"] for w in found["warnings"]}
+    assert warned == set(WARNED)
+    assert "runs op Rsqrt (from your loss tests/models/losses.py:raw_rsqrt" in found["warnings"][0]["message"]
     workdir, proc = runs[1][cpu]
     st = statuses(workdir)
-    for exp in ("mlp", "cnn", "bn"):
+    for exp in RETRAINED[cpu]:
         reproduced = {step: st[f"{step}/{exp}/seed=0"] == "identical" for step in STEPS}
         assert reproduced["init"], (exp, st)  # not rerun: the native record
         if exp in warned:
@@ -201,8 +213,8 @@ def test_what_lint_warns_about_is_what_does_not_reproduce_on_an_emulated_cpu(run
     out = proc.stdout + proc.stderr
     if isa_level() != "AVX2":
         # Only the CPU differs (context under the AVX2 cap, CPUID's level e.g. AVX512 -> AVX2),
-        # so the BatchNormalization steps are drifted, not diverged: train by its own outputs,
-        # evaluate because its weights came from that train; verify names them and says why.
+        # so the raw op's steps are drifted, not diverged: train by its own outputs, evaluate
+        # because its weights came from that train; verify names them and says why.
         verdict = "drifted"
         assert "an op that is not portable between CPUs" in out, explain(proc)
     else:
@@ -211,5 +223,5 @@ def test_what_lint_warns_about_is_what_does_not_reproduce_on_an_emulated_cpu(run
         # diverged (a real second CPU has its own model and flags, and drifts).
         verdict = "diverged"
         assert "inputs, params, code and environment are the same" in out, explain(proc)
-    assert st["train/bn/seed=0"] == verdict and st["evaluate/bn/seed=0"] == verdict, (st, explain(proc))
-    assert f"its only changed inputs were written by train/bn/seed=0 ({verdict} above)" in out, explain(proc)
+    assert st["train/raw/seed=0"] == verdict and st["evaluate/raw/seed=0"] == verdict, (st, explain(proc))
+    assert f"its only changed inputs were written by train/raw/seed=0 ({verdict} above)" in out, explain(proc)

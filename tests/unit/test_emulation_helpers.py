@@ -206,12 +206,15 @@ def test_what_portable_ops_calls_measured_is_run_by_a_probe_case_that_names_it()
         assert verdict != portable_ops.UNMEASURED or why, f"{kind} {name!r} is run by {cases} but has no verdict"
 
 
-def test_a_piece_no_case_runs_is_unmeasured_and_an_unknown_kind_is_refused():
+def test_a_piece_no_case_runs_is_unmeasured_and_an_unknown_kind_is_refused(monkeypatch):
     from samebits.diagnostics import portable_ops
 
     assert portable_ops.status("layer", "SimpleRNN") == (portable_ops.UNMEASURED, "")
     assert portable_ops.status("loss", "src/losses.py:mine") == (portable_ops.UNMEASURED, "")
-    assert portable_ops.status("layer", "BatchNormalization")[0] == portable_ops.NOT_PORTABLE
+    # the normalisation layers run the profile's exact rsqrt: measured portable
+    assert portable_ops.status("layer", "BatchNormalization")[0] == portable_ops.PORTABLE
+    monkeypatch.setitem(portable_ops.NOT_PORTABLE_LAYERS, "Odd", "rounds oddly")
+    assert portable_ops.status("layer", "Odd") == (portable_ops.NOT_PORTABLE, "rounds oddly")
     assert portable_ops.status("layer", "Flatten") == (portable_ops.PORTABLE, "reshapes (values unchanged)")
     with pytest.raises(ValueError, match="unknown kind of piece 'callback'; accepted: layer, activation"):
         portable_ops.status("callback", "EarlyStopping")

@@ -1,28 +1,38 @@
 """``samebits lint``: warn, before any compute, about what will keep the bits from travelling.
 
 Builds each configured experiment's model (as the init step would, with the first seed) and
-checks every piece training runs against what was measured about portability between x86-64
-CPUs (:mod:`samebits.diagnostics.portable_ops`): each layer of the model (nested layers
-included), each layer's activation, the loss, the optimizer, the learning-rate schedule, the
-metrics and a trainer of the user's. A piece measured not to be portable is a warning; a
-piece never measured (a layer class no probe runs, a loss no probe trains with, the user's
-own code) is listed as *unmeasured*: its portability is unknown, so lint does not call it
-portable. The determinism profile is a warning when it is not ``portable``. Imports
-TensorFlow (to build the models); runs nothing else.
+judges what its training runs, two ways:
+
+- **the graph**: it compiles the model with the experiment's loss, optimizer and metrics and
+  runs one ``fit()`` step and one ``predict()`` on a small batch of zeros, in this process,
+  with the kernels of the configuration's profile (:mod:`samebits.ml.exact` for ``portable``),
+  and lists every op of the executed graphs whose kernel starts from an approximate
+  instruction (:mod:`samebits.diagnostics.graphops`): each is a warning naming the op, its
+  node and the piece it comes from, the user's own loss and layers included;
+- **the measurements** (:mod:`samebits.diagnostics.portable_ops`): a layer, activation, loss,
+  optimizer or metric measured not to be portable is a warning.
+
+A piece whose graph was run and holds no approximate op is judged by it, measured or not; a
+trainer of the user's (its own loop, which lint does not run) and any piece of an experiment
+whose graph could not be run are listed as *unmeasured*: their portability is unknown, so
+lint does not call them portable. The determinism profile is a warning when it is not
+``portable``. Imports TensorFlow; trains nothing but a throwaway copy for one step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ConfigError
 from ..core.seeds import SeedSource
 from ..core.usercode import CodeRef
-from ..ml import compiling, data, determinism, images, keras_api, models, sources
+from ..ml import compiling, data, determinism, exact, images, keras_api, models, sources
 from ..plan import Plan
-from . import portable_ops
+from . import graphops, portable_ops
 
 __all__ = ["DOCS", "LintReport", "LintWarning", "Unmeasured", "experiment_pieces", "lint"]
 
@@ -64,11 +74,15 @@ class LintReport:
 
     warnings: list[LintWarning]
     unmeasured: list[Unmeasured]
+    #: per experiment, the approximate ops of its executed graph (``{op: [nodes]}``), or the
+    #: reason it could not be run (``{"error": message}``)
+    graphs: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "warnings": [w.as_dict() for w in self.warnings],
             "unmeasured": [u.as_dict() for u in self.unmeasured],
+            "graphs": self.graphs,
         }
 
 
@@ -90,23 +104,100 @@ def lint(plan: Plan) -> LintReport:
             )
         )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # quiet TensorFlow's INFO lines
+    if plan.profile in determinism.EXACT_KERNELS:
+        exact.install()  # the kernels the steps run
     datasets: dict[str, tuple[tuple[int, ...], int, str]] = {}
+    graphs: dict[str, dict[str, Any]] = {}
     for name, exp in plan.experiments.items():
         ds_name = exp["dataset"]
         if ds_name not in datasets:
             datasets[ds_name] = _input_of(ds_name, plan.datasets[ds_name])
         feature_shape, n_classes, task = datasets[ds_name]
+        where = f"experiments.{name}.train"
         model = models.build(exp["model"], feature_shape, n_classes, SeedSource(int(plan.seeds[0])), task=task)
+        pieces = experiment_pieces(model, exp["train"], task=task, where=where)
+        graphs[name] = _run_graph(model, exp["train"], task=task, n_classes=n_classes, where=where)
+        ran = "error" not in graphs[name]
+        for op, nodes in graphs[name].items() if ran else ():
+            warnings.append(LintWarning(name, _approximate(name, op, nodes, pieces)))
         unknown: list[dict[str, Any]] = []
-        for piece in experiment_pieces(model, exp["train"], task=task, where=f"experiments.{name}.train"):
+        for piece in pieces:
             verdict, why = portable_ops.status(piece["kind"], piece["name"])
             if verdict == portable_ops.NOT_PORTABLE:
                 warnings.append(LintWarning(name, _not_portable(name, piece, why)))
-            elif verdict == portable_ops.UNMEASURED:
+            elif verdict == portable_ops.UNMEASURED and not (ran and piece["kind"] in TRACED_KINDS):
                 unknown.append(piece)
         if unknown:
-            unmeasured.append(Unmeasured(name, tuple(unknown), _unmeasured(name, unknown)))
-    return LintReport(warnings, unmeasured)
+            unmeasured.append(Unmeasured(name, tuple(unknown), _unmeasured(name, unknown, graphs[name].get("error"))))
+    return LintReport(warnings, unmeasured, graphs)
+
+
+#: The kinds of piece one ``fit()`` step and one ``predict()`` run (a trainer's loop is not).
+TRACED_KINDS = ("layer", "activation", "loss", "optimizer", "schedule", "metric")
+#: Samples in the batch of zeros lint trains the throwaway model on.
+_BATCH = 8
+
+
+def _run_graph(model: Any, train: dict[str, Any], *, task: str, n_classes: int, where: str) -> dict[str, Any]:
+    """The approximate ops of one ``fit()`` step and one ``predict()`` of ``model`` compiled as
+    the train step compiles it (:func:`graphops.fit_ops`), or ``{"error": why}``."""
+    import numpy as np
+
+    labels = np.arange(_BATCH) % max(n_classes, 1)
+    units, _ = models.output_units(model)
+    compiled = compiling.compile_training(
+        train, task=task, units=units, n_classes=n_classes, labels=labels, where=where
+    )
+    if task == "regression":
+        y = np.zeros((_BATCH, units), dtype=np.float32)
+    else:
+        y = compiling.targets_for(labels, task=task, units=units)
+    x = np.zeros((_BATCH, *model.inputs[0].shape[1:]), dtype=model.inputs[0].dtype)
+    model.compile(optimizer=compiled.optimizer, loss=compiled.loss, metrics=compiled.metrics, jit_compile=False)
+    try:
+        return graphops.fit_ops(model, x, y)
+    except Exception as exc:  # noqa: BLE001 (the user's code may fail on zeros; lint says so, not crashes)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _approximate(experiment: str, op: str, nodes: list[str], pieces: list[dict[str, Any]]) -> str:
+    """The warning for one approximate op in an experiment's executed graph."""
+    sources = []
+    for node in nodes:
+        piece = _piece_of(node, pieces)
+        text = describe(piece) if piece else "training"
+        if text not in sources:
+            sources.append(text)
+    shown = ", ".join(repr(n) for n in nodes[:3]) + (f" and {len(nodes) - 3} more" if len(nodes) > 3 else "")
+    return (
+        f"experiment {experiment!r} runs op {op} (from {'; '.join(sources)}: node{'s' if len(nodes) > 1 else ''} "
+        f"{shown}), whose kernel is approximate ({exact.APPROXIMATE_OPS[op]}): its train and evaluate bits "
+        f"will differ between Intel and AMD CPUs; write it with operations the portable profile makes exact "
+        f"(tf.math.rsqrt, tf.math.reciprocal, 1 / x, a / tf.sqrt(b)) (see {DOCS})"
+    )
+
+
+def _piece_of(node: str, pieces: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The piece a node of the executed graph comes from, by its name scopes."""
+    scopes = node.split("/")
+
+    def opened(name: str) -> bool:  # Keras numbers a scope it opens again: 'hidden' runs as 'hidden_1'
+        pattern = re.compile(re.escape(name) + r"(_\d+)?", re.IGNORECASE)
+        return any(pattern.fullmatch(scope) for scope in scopes)
+
+    if opened("compile_loss"):
+        return next((p for p in pieces if p["kind"] == "loss"), None)
+    in_layer = [p for p in pieces if p["kind"] in ("layer", "activation") and any(map(opened, p["where"] or ()))]
+    for piece in in_layer:  # an activation's op sits in its layer's scope, under its own name
+        if piece["kind"] == "activation" and opened(piece["name"]):
+            return piece
+    for piece in in_layer:
+        if piece["kind"] == "layer":
+            return piece
+    for piece in pieces:  # Keras names an optimizer's scope after its class: 'rm_sprop'
+        if piece["kind"] == "optimizer" and piece["name"].lower() in {s.replace("_", "").lower() for s in scopes}:
+            return piece
+    return None
 
 
 def _input_of(name: str, spec: dict[str, Any]) -> tuple[tuple[int, ...], int, str]:
@@ -235,8 +326,12 @@ def _not_portable(experiment: str, piece: dict[str, Any], why: str) -> str:
     )
 
 
-def _unmeasured(experiment: str, pieces: list[dict[str, Any]]) -> str:
+def _unmeasured(experiment: str, pieces: list[dict[str, Any]], graph_error: str | None = None) -> str:
     notes = [f"{describe(p)}: {n}" for p in pieces if (n := portable_ops.unmeasured_note(p["kind"], p["name"]))]
+    if graph_error:
+        notes.insert(0, f"its training graph could not be run on a batch of zeros ({graph_error})")
+    elif any(p["kind"] == "trainer" for p in pieces):
+        notes.insert(0, "lint runs fit(), not a trainer's own loop")
     text = (
         f"experiment {experiment!r} uses {', '.join(describe(p) for p in pieces)}, which samebits has not "
         f"measured for portability; they may give other bits on other CPUs"

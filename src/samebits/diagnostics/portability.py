@@ -88,6 +88,7 @@ def _one_process(
     for t in threads:
         t.start()
     got: dict[str, Any] = {"isa": None, "done": {}, "errors": {}, "running": None, "ended": None, "why": None}
+    got["exact_kernels"] = None
     waited_for = "starting up"
     deadline = time.monotonic() + timeout  # moved on by each event, not by stray output
     while True:
@@ -113,6 +114,7 @@ def _one_process(
             deadline = time.monotonic() + timeout
         if kind == "ready":
             got["isa"] = event["isa"]
+            got["exact_kernels"] = event.get("exact_kernels")
         elif kind == "start":
             got["running"] = event["case"]
             waited_for = f"running case {event['case']}"
@@ -157,6 +159,7 @@ def run_probe(
     env.update(determinism.process_env(**settings))
     out_dir = Path(out_dir)
     result: dict[str, Any] = {"isa": None, "seconds": 0.0, "processes": 0, "cases": {}, "failed": {}}
+    result["exact_kernels"] = None
     pending = list(cases)
     t0 = time.monotonic()
 
@@ -179,6 +182,8 @@ def run_probe(
         result["processes"] += 1
         got = _one_process(cmd, env, timeout, on_case)
         result["isa"] = result["isa"] or got["isa"]
+        if got["exact_kernels"] is not None:
+            result["exact_kernels"] = got["exact_kernels"]
         result["cases"].update(got["done"])
         for case, error in got["errors"].items():
             result["failed"][case] = {"why": "raised " + error.split(":")[0], "message": f"the case raised {error}"}
@@ -280,6 +285,8 @@ def run(
         rows = [_row(case, native, emulated, tmp) for case in cases]
     return {
         "profile": profile,
+        "settings": {"profile": profile, "threads": threads, "op_determinism": op_determinism},
+        "exact_kernels": native["exact_kernels"],
         "host": {"cpu": cpu_info()["model"] or cpu_info()["machine"], "isa": native["isa"]},
         "cpus": {
             k: {"isa": r["isa"], "seconds": r["seconds"], "processes": r["processes"]}

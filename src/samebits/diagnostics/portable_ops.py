@@ -8,21 +8,26 @@ Every piece training runs is one of three things here:
 - **portable** (``PORTABLE_*``: the probe cases that show it, or ``NO_ARITHMETIC_LAYERS``: why
   it needs no measurement): lint says nothing;
 - **unmeasured**: anything else (a layer class, activation, loss or optimizer no probe case
-  runs, a schedule, the user's own code); lint lists it as unmeasured, never as portable.
-  ``UNMEASURED_NOTES`` says why a piece that has a probe case is still unmeasured.
+  runs, a schedule, the user's own code). Lint judges such a piece by the graph training
+  runs (:mod:`samebits.diagnostics.graphops`): none of the ops whose kernels start from an
+  approximate instruction means it is judged by that; it is listed as unmeasured only where
+  that graph was not run (a trainer's own loop). ``UNMEASURED_NOTES`` says why a piece that
+  has a probe case is still unmeasured.
 
 Names are Keras class names (layers, losses, optimizers, metrics other than ``accuracy``)
 and activation function names. The cases are :data:`samebits.diagnostics.probes.CASES`;
 each names the pieces it runs (``Case.pieces()``), and ``tests/unit/test_emulation_helpers.py``
 checks that every piece called portable here is run by a case that names it.
-``tests/e2e/test_emulation.py`` re-measures eight of the cases (among them ``fit_tanh`` and
-``fit_rmsprop``) on every test run and checks them against these tables; docs/portability.md
-has the full table.
+``tests/e2e/test_emulation.py`` re-measures some of the cases (among them ``fit_tanh``,
+``fit_rmsprop`` and ``fit_batchnorm``) on every test run and checks them against these tables;
+docs/portability.md has the full table.
 
-Measured with ``samebits portability`` on 2026-12-02 (this module's tables): host AMD EPYC (AVX2,
-no AVX-512) against ``qemu-x86_64 -cpu Haswell`` and ``-cpu EPYC-Milan`` (Debian qemu-user
-1:7.2), TensorFlow 2.21.0, Keras 3.15.1; the normalisation layers and gelu also earlier on an
-AVX-512 host (AVX512_CORE_BF16), with the same verdicts.
+Measured with ``samebits portability`` on 2026-12-05 (this module's tables), the ``portable``
+profile with :mod:`samebits.ml.exact`'s kernels: host AMD EPYC (AVX2, no AVX-512) against
+``qemu-x86_64 -cpu Haswell`` and ``-cpu EPYC-Milan`` (Debian qemu-user 1:7.2), TensorFlow
+2.21.0, Keras 3.15.1. QEMU computes the approximate instructions exactly, so an emulated match
+shows a case runs none of them; the host records in ``docs/portability/hosts/`` hold the same
+cases measured natively on real Intel and AMD CPUs.
 """
 
 from __future__ import annotations
@@ -51,38 +56,23 @@ __all__ = [
 #: The verdicts of :func:`status`.
 PORTABLE, NOT_PORTABLE, UNMEASURED = "portable", "not portable", "unmeasured"
 
-#: Keras layer classes whose results were measured NOT to be portable, and why. Each
-#: normalises with ``rsqrt`` (an approximate instruction plus a Newton step, whose bits differ
-#: between CPU vendors; QEMU computes it exactly), in the forward pass and again in the gradient.
-NOT_PORTABLE_LAYERS: dict[str, str] = {
-    "BatchNormalization": "normalises with rsqrt (training and inference: up to 1024 ULP in the output)",
-    "LayerNormalization": "normalises with rsqrt (up to 384 ULP in output and gradients)",
-    "GroupNormalization": "normalises with rsqrt (up to 1280 ULP in output and gradients)",
-}
+#: Keras layer classes whose results were measured NOT to be portable under the profile, and
+#: why. None: the normalisation layers, which use ``rsqrt``, run exact compositions under the
+#: ``portable`` profile (:mod:`samebits.ml.exact`) and are measured portable below.
+NOT_PORTABLE_LAYERS: dict[str, str] = {}
 
 #: Activations measured NOT to be portable: a layer that uses one, as ``activation=...`` or in
-#: an ``Activation`` layer, is not portable either.
-NOT_PORTABLE_ACTIVATIONS: dict[str, str] = {
-    "gelu": "its erf form differs (up to 5 ULP in output and gradient, 14 ULP in the weights after four steps)",
-}
+#: an ``Activation`` layer, would not be portable either. None (gelu's exact form runs on
+#: ``erf`` under the profile).
+NOT_PORTABLE_ACTIVATIONS: dict[str, str] = {}
 
-#: Losses (Keras classes) measured NOT to be portable in training, and why.
-NOT_PORTABLE_LOSSES: dict[str, str] = {
-    "BinaryCrossentropy": (
-        "on a sigmoid output Keras takes sigmoid_cross_entropy_with_logits, whose gradient differs (up to 32 ULP "
-        "in the weights after four steps; the loss values do not); two softmax units with "
-        "sparse_categorical_crossentropy are portable"
-    ),
-}
+#: Losses (Keras classes) measured NOT to be portable in training, and why. None (the
+#: reciprocal in binary cross-entropy's gradient is a true division under the profile).
+NOT_PORTABLE_LOSSES: dict[str, str] = {}
 
-#: Optimizers (Keras classes) measured NOT to be portable in training, and why.
-NOT_PORTABLE_OPTIMIZERS: dict[str, str] = {
-    "RMSprop": (
-        "its update divides by sqrt(velocity + epsilon), which TensorFlow's graph optimizer rewrites inside fit() "
-        "into a multiplication by rsqrt (up to 80 ULP in the weights after four steps; the same three steps run "
-        "eagerly, case rmsprop_step, are portable)"
-    ),
-}
+#: Optimizers (Keras classes) measured NOT to be portable in training, and why. None
+#: (RMSprop's division by a square root is kept from Grappler's rsqrt rewrite).
+NOT_PORTABLE_OPTIMIZERS: dict[str, str] = {}
 
 #: Layer classes measured portable in training (fit, predict), by the cases that show it.
 PORTABLE_LAYERS: dict[str, str] = {
@@ -94,6 +84,12 @@ PORTABLE_LAYERS: dict[str, str] = {
     "Embedding": "fit_embedding",
     "LSTM": "fit_lstm (its default activations, tanh and recurrent sigmoid)",
     "GRU": "fit_gru (its default activations, tanh and recurrent sigmoid)",
+    "BatchNormalization": (
+        "batchnorm_train, batchnorm_infer (eager), fit_batchnorm (a CNN, fit with RMSprop), with the profile's "
+        "exact rsqrt; TensorFlow's own differs between Intel and AMD by up to 1024 ULP"
+    ),
+    "LayerNormalization": "layernorm (eager, forward and backward), with the profile's exact rsqrt",
+    "GroupNormalization": "groupnorm (eager, forward and backward), with the profile's exact rsqrt",
 }
 
 #: The activations a layer class was measured with (its defaults): its verdict covers them,
@@ -119,6 +115,7 @@ PORTABLE_ACTIVATIONS: dict[str, str] = {
     "softmax": "the output of every classification fit_* case (with sparse categorical cross-entropy)",
     "sigmoid": "fit_sigmoid",
     "elu": "fit_elu",
+    "gelu": "gelu (eager), fit_gelu; its exact form as 0.5·x·(1 + erf(x/√2)) under the profile",
     "linear": "the identity (no arithmetic); fit_mse, fit_huber, fit_mae (output)",
 }
 
@@ -128,6 +125,10 @@ PORTABLE_LOSSES: dict[str, str] = {
     "MeanSquaredError": "fit_mse",
     "Huber": "fit_huber",
     "MeanAbsoluteError": "fit_mae",
+    "BinaryCrossentropy": (
+        "fit_binary_crossentropy (Adam), fit_recipe_binary (RMSprop): one sigmoid unit, the classic recipe's binary "
+        "model; its gradient's reciprocal is a true division under the profile"
+    ),
 }
 
 #: Optimizers (Keras classes) measured portable over four training steps, by the cases that show it.
@@ -135,6 +136,7 @@ PORTABLE_OPTIMIZERS: dict[str, str] = {
     "Adam": "every fit_* case but the optimizer cases; adam_step",
     "SGD": "fit_sgd (momentum 0.9); sgd_step",
     "AdamW": "fit_adamw (weight decay 0.004)",
+    "RMSprop": "fit_rmsprop, fit_batchnorm, fit_recipe_binary; rmsprop_step (eager)",
 }
 
 #: Metrics measured portable in the history ``fit()`` records: ``accuracy`` (``compile()``
@@ -142,7 +144,7 @@ PORTABLE_OPTIMIZERS: dict[str, str] = {
 PORTABLE_METRICS: dict[str, str] = {
     "accuracy": (
         "every classification fit_* case (sparse categorical accuracy); binary accuracy in "
-        "fit_binary_crossentropy, whose history is the same on every CPU (its weights are not)"
+        "fit_binary_crossentropy and fit_recipe_binary"
     ),
     "MeanAbsoluteError": "fit_mse, fit_huber, fit_mae",
 }

@@ -39,7 +39,7 @@ __all__ = ["CASES", "EVENTS", "MASTER_SEED", "Case", "check_cases", "main", "pro
 MASTER_SEED = 20261126
 
 #: What the probe process prints on stdout, one JSON object a line, by ``event``:
-#: ``ready`` (``isa``, ``executable``) once TensorFlow is set up; ``start`` (``case``) before a
+#: ``ready`` (``isa``, ``executable``, ``exact_kernels``) once TensorFlow is set up; ``start`` (``case``) before a
 #: case; ``done`` (``case``, ``sha256``, ``seconds``) once its arrays are written;
 #: ``error`` (``case``, ``error``) when the case raised (the process goes on with the next).
 EVENTS = ("ready", "start", "done", "error")
@@ -220,6 +220,32 @@ def _unary(op: str, low: float, high: float):
     return case
 
 
+def _one_over_x(c: _Ctx):
+    """``1 / x`` eagerly and inside ``tf.function``, where Grappler's constant folding turns it
+    into ``reciprocal(x)``."""
+    x = c.uniform((8192,), 0.001, 100.0)
+    out = c.forward_backward(lambda t: 1.0 / t, x)
+    out["in_graph"] = c.tf.function(lambda t: 1.0 / t, jit_compile=False)(x)
+    return out
+
+
+def _div_by_sqrt_in_graph(c: _Ctx):
+    """``a / sqrt(b)`` inside ``tf.function``: the graph Grappler rewrites into ``a * rsqrt(b)``."""
+    tf = c.tf
+    a, b = c.uniform((8192,), -4.0, 4.0), c.uniform((8192,), 0.001, 100.0)
+
+    @tf.function(jit_compile=False)
+    def both(a, b):
+        with tf.GradientTape() as tape:
+            tape.watch([a, b])
+            y = a / tf.sqrt(b)
+            loss = tf.reduce_sum(y * tf.range(8192, dtype=tf.float32) / 8192.0)
+        return y, tape.gradient(loss, [a, b])
+
+    y, (ga, gb) = both(a, b)
+    return {"output": y, "grad/input0": ga, "grad/input1": gb}
+
+
 def _matmul_large_k(c: _Ctx):
     return c.forward_backward(c.tf.linalg.matmul, c.uniform((8, 65536)), c.uniform((65536, 8)))
 
@@ -336,6 +362,29 @@ def _fit_cnn(c: _Ctx):
     return c.fit(model, x, y, loss="sparse_categorical_crossentropy", optimizer=_ADAM, metrics=("accuracy",))
 
 
+def _fit_batchnorm(c: _Ctx):
+    """A small CNN with BatchNormalization, fit with RMSprop (training and moving statistics)."""
+    keras = c.keras
+    inputs = keras.Input((8, 8, 1), name="input")
+    x = keras.layers.Conv2D(8, 3, padding="same", name="conv_1")(inputs)
+    x = keras.layers.BatchNormalization(name="bn_1")(x)
+    x = keras.layers.Activation("relu", name="relu_1")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool_1")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="output")(x))
+    x, y = c.uniform((32, 8, 8, 1), 0.0, 1.0), c.rng.integers(0, 10, size=32)
+    rmsprop = {"name": "RMSprop", "learning_rate": 0.01}
+    return c.fit(model, x, y, loss="sparse_categorical_crossentropy", optimizer=rmsprop, metrics=("accuracy",))
+
+
+def _fit_recipe_binary(c: _Ctx):
+    """The classic recipe's binary model: Dense(1, sigmoid), binary cross-entropy, RMSprop."""
+    model = _dense_model(c, 20, "relu", 1, "sigmoid")
+    x, y = c.uniform((32, 20), -2.0, 2.0), c.rng.integers(0, 2, size=(32, 1)).astype(np.float32)
+    rmsprop = {"name": "RMSprop", "learning_rate": 0.01}
+    return c.fit(model, x, y, loss="binary_crossentropy", optimizer=rmsprop, metrics=("accuracy",))
+
+
 def _fit_embedding(c: _Ctx):
     keras = c.keras
     inputs = keras.Input((12,), dtype="int32", name="input")
@@ -397,6 +446,9 @@ CASES: dict[str, Case] = {
     "sqrt": Case(_unary("sqrt", 0.001, 100.0), "tf.math.sqrt"),
     "reciprocal": Case(_unary("reciprocal", 0.001, 100.0), "tf.math.reciprocal"),
     "rsqrt": Case(_unary("rsqrt", 0.001, 100.0), "tf.math.rsqrt"),
+    "erfc": Case(_unary("erfc", -4.0, 4.0), "tf.math.erfc"),
+    "one_over_x": Case(_one_over_x, "1 / x, eagerly and inside tf.function (constant folding's reciprocal)"),
+    "div_by_sqrt_graph": Case(_div_by_sqrt_in_graph, "a / sqrt(b) inside tf.function (Grappler's rsqrt rewrite)"),
     "matmul_large_k": Case(_matmul_large_k, "matmul (8, 65536) x (65536, 8)"),
     "reduce_sum_large": Case(_reduce_sum_large, "reduce_sum of 2^20 values"),
     "initializers": Case(_initializers, "GlorotUniform, HeNormal, Orthogonal (seeded)"),
@@ -467,6 +519,20 @@ CASES: dict[str, Case] = {
         "Dense relu, softmax, fit with AdamW (weight decay 0.004)",
         optimizers=("AdamW",),
     ),
+    "fit_batchnorm": _fit_case(
+        _fit_batchnorm,
+        "a small CNN with BatchNormalization (Conv2D, BN, relu, MaxPooling2D), fit with RMSprop",
+        layers=("InputLayer", "Conv2D", "BatchNormalization", "MaxPooling2D", "Flatten", "Dense"),
+        activations=("relu", "softmax"),
+        optimizers=("RMSprop",),
+    ),
+    "fit_recipe_binary": _fit_case(
+        _fit_recipe_binary,
+        "the classic recipe's binary model: Dense(1, sigmoid), binary_crossentropy, RMSprop",
+        activations=("relu", "sigmoid"),
+        losses=("BinaryCrossentropy",),
+        optimizers=("RMSprop",),
+    ),
     "fit_embedding": _fit_case(
         _fit_embedding,
         "Embedding(50, 8) on 12 tokens, Flatten, softmax, fit",
@@ -506,9 +572,9 @@ def probe(cases: list[str], out_dir: str | Path, *, profile: str, threads: int, 
 
     Writes each case's arrays to ``out_dir/<case>.npz`` and prints :data:`EVENTS` on stdout
     as it goes; a case that raises is reported (``error``) and the next one runs. Returns
-    ``{"isa": ..., "executable": ..., "cases": {case: sha256}, "errors": {case: message}}``.
+    ``{"isa", "executable", "exact_kernels", "cases": {case: sha256}, "errors": {case: message}}``.
     """
-    determinism.apply(MASTER_SEED, profile=profile, threads=threads, op_determinism=op_determinism)
+    applied = determinism.apply(MASTER_SEED, profile=profile, threads=threads, op_determinism=op_determinism)
     import tensorflow as tf  # imported before "ready", so a case's time is its own
 
     # fit() in case after case retraces; TensorFlow's warning about it changes no bits and
@@ -517,8 +583,14 @@ def probe(cases: list[str], out_dir: str | Path, *, profile: str, threads: int, 
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Any] = {"isa": isa_level(), "executable": sys.executable, "cases": {}, "errors": {}}
-    _emit("ready", isa=result["isa"], executable=result["executable"])
+    result: dict[str, Any] = {
+        "isa": isa_level(),
+        "executable": sys.executable,
+        "exact_kernels": applied["exact_kernels"],
+        "cases": {},
+        "errors": {},
+    }
+    _emit("ready", isa=result["isa"], executable=result["executable"], exact_kernels=result["exact_kernels"])
     for i, name in enumerate(cases, 1):
         _emit("start", case=name)
         t0 = time.monotonic()
