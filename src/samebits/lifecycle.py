@@ -25,7 +25,7 @@ from .core.errors import SamebitsError
 from .ml import determinism
 from .plan import Plan
 
-__all__ = ["RunHooks"]
+__all__ = ["LINT_TIMEOUT", "RunHooks", "other_cpu_message", "portability_findings"]
 
 
 class RunHooks:
@@ -120,13 +120,7 @@ class RunHooks:
                 )
             ]
         if found:
-            return [
-                (
-                    "info",
-                    f"samebits: another CPU than the one {lock_path} was made on, under the same ISA cap;\n"
-                    f"the steps should reproduce bit for bit:\n{lines}",
-                )
-            ]
+            return [other_cpu_message(lock_path, lines, *portability_findings(self.plan.config))]
         return []
 
     def onsuccess(self) -> None:
@@ -220,6 +214,59 @@ def _verdict(path: Path) -> str | None:
             return fh.readline().strip()
     except OSError:
         return None
+
+
+#: Seconds ``samebits lint`` may take to judge the configuration at the start of a run on
+#: another CPU (it imports TensorFlow and runs one training step per experiment).
+LINT_TIMEOUT = 600
+
+
+def portability_findings(config: dict[str, Any], cwd: str | Path = ".") -> tuple[list[str], str | None]:
+    """What ``samebits lint`` warns about in ``config``, run in a child process (TensorFlow
+    stays out of Snakemake's), as ``(warnings, None)``; or ``([], why)`` if it could not judge."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="samebits-lint-") as tmp:
+        path = layout.write_config(tmp, config)
+        cmd = [sys.executable, "-m", "samebits.cli", "lint", "--config", str(path), "--json"]
+        try:
+            proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=LINT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return [], f"it took more than {LINT_TIMEOUT} s"
+        except OSError as exc:
+            return [], f"it could not start ({exc})"
+    try:
+        report = json.loads(proc.stdout)
+        return [w["message"] for w in report["warnings"]], None
+    except (json.JSONDecodeError, KeyError, TypeError):
+        tail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        return [], tail
+
+
+def other_cpu_message(lock_path: str, lines: str, warnings: list[str], error: str | None) -> tuple[str, str]:
+    """``(level, message)`` at the start of a run on another CPU than the lock's (under the
+    same ISA cap), saying which steps should reproduce, by what lint found in the models."""
+    head = f"samebits: another CPU than the one {lock_path} was made on, under the same ISA cap"
+    if error is not None:
+        return (
+            "info",
+            f"{head};\nthe steps should reproduce bit for bit unless they run an op with an approximate kernel, "
+            f"and samebits lint could not check that ({error}):\n{lines}",
+        )
+    if not warnings:
+        return (
+            "info",
+            f"{head};\nsamebits lint found no op with an approximate kernel in any experiment's training, so "
+            f"every step should reproduce bit for bit:\n{lines}",
+        )
+    found = "\n".join(f"  - {w}" for w in warnings)
+    return (
+        "warning",
+        f"{head};\nthe steps should reproduce bit for bit, but for what samebits lint finds not portable "
+        f"(those experiments' train and evaluate steps will differ):\n{found}\n{lines}",
+    )
 
 
 def _drop_leftovers() -> None:

@@ -261,3 +261,17 @@ def test_lint_finds_a_module_builder_as_the_workflow_does_and_names_an_option_ty
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "experiments.seq.model.options.unit: build() in" in proc.stderr and "no parameter 'unit'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_start_of_a_run_on_another_cpu_names_what_lint_finds(tmp_path):
+    from samebits.lifecycle import portability_findings
+    from tests.helpers import make_emulation_workdir
+
+    workdir = make_emulation_workdir(tmp_path / "wd")
+    plan = Plan.load(workdir / "config" / "config.yaml")
+    warnings, error = portability_findings(plan.config, cwd=workdir)
+    assert error is None
+    [warning] = warnings
+    assert warning.startswith("experiment 'raw' runs op Rsqrt (from your loss tests/models/losses.py:raw_rsqrt")
+    warnings, error = portability_findings({"seeds": "three"}, cwd=workdir)
+    assert warnings == [] and error.startswith("samebits: error: ") and "is a required property" in error

@@ -130,3 +130,22 @@ def test_onsuccess_says_nothing_of_an_earlier_runs_verdict(workdir, capsys):
     hooks._started = 1_000_000.0  # this run started long after that verdict was written
     hooks.onsuccess()
     assert capsys.readouterr().out == ""
+
+
+def test_on_another_cpu_the_start_says_what_lint_found_in_the_models():
+    from samebits.lifecycle import other_cpu_message
+
+    lines = "  cpu.model: AMD EPYC -> Intel Xeon"
+    level, text = other_cpu_message("samebits.lock", lines, [], None)
+    assert level == "info"
+    assert text == (
+        "samebits: another CPU than the one samebits.lock was made on, under the same ISA cap;\n"
+        "samebits lint found no op with an approximate kernel in any experiment's training, so every step "
+        f"should reproduce bit for bit:\n{lines}"
+    )
+    level, text = other_cpu_message("samebits.lock", lines, ["experiment 'raw' runs op Rsqrt (from your loss)"], None)
+    assert level == "warning"
+    assert "the steps should reproduce bit for bit, but for what samebits lint finds not portable" in text
+    assert "\n  - experiment 'raw' runs op Rsqrt (from your loss)\n" + lines in text
+    level, text = other_cpu_message("samebits.lock", lines, [], "it took more than 600 s")
+    assert level == "info" and "samebits lint could not check that (it took more than 600 s)" in text

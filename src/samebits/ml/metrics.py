@@ -45,10 +45,21 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, n_classes: int
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of ``values``, tied values sharing the mean of their ranks."""
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    """Ranks 1..n of ``values``, tied values sharing the mean of their ranks.
+
+    Sorted by NumPy's stable sort: its default quicksort dispatches to SIMD code
+    (x86-simd-sort) whose AVX2 argsort QEMU 7.2 emulates wrongly, and the emulated-CPU test
+    evaluates binary models under QEMU; the ranks are the same with any correct sort.
+    """
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    starts = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    group = np.cumsum(starts) - 1
+    counts = np.bincount(group)
     last = np.cumsum(counts).astype(np.float64)
-    return ((last - counts + 1 + last) / 2)[inverse]
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = ((last - counts + 1 + last) / 2)[group]
+    return ranks
 
 
 def _roc_auc(y: np.ndarray, score: np.ndarray) -> float | None:
