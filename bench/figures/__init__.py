@@ -14,6 +14,7 @@ from bench.figures import (
     f08_checkpoint_cost,
     f09_resume,
     f10_images,
+    f11_exact_kernels,
 )
 from bench.schedule import FigureModule
 
@@ -29,4 +30,5 @@ FIGURES: tuple[FigureModule, ...] = (
     f08_checkpoint_cost,
     f09_resume,
     f10_images,
+    f11_exact_kernels,
 )

@@ -57,8 +57,8 @@ def test_quick_benchmark_measures_every_figure_and_writes_the_table(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     text = out.read_text()
     assert "## Machine" in text and "- CPU: " in text and "tensorflow 2.21.0" in text
-    rows = re.findall(r"^\| (\d) \| (.+?) \| (.+?) \| (.+?) \| (yes|\*\*no\*\*|—) \|$", text, re.M)
-    assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5, 6, 7]
+    rows = re.findall(r"^\| (\d+) \| (.+?) \| (.+?) \| (.+?) \| (yes|\*\*no\*\*|—) \|$", text, re.M)
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5, 6, 7, 11]
     for number, _, measured, target, _ in rows:
         assert re.search(r"\d+\.\d+×", measured), (number, measured)  # a measured ratio, not a placeholder
         assert target
@@ -76,4 +76,5 @@ def test_quick_benchmark_measures_every_figure_and_writes_the_table(tmp_path):
     assert re.search(r"growth: 12 records: \d+ KiB, verify \d+ ms; 24 records", text)
     # the CLI verifies every record of the synthesised 6-seed sweep's plan: 6 x 4 chain steps, figures, summary
     assert "`samebits verify --check` over 26 step records" in text
+    assert "each profile gave the same weights in every run: portable yes, native yes" in text
     assert "[bench " in proc.stderr  # progress on stderr
