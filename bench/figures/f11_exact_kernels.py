@@ -29,7 +29,7 @@ def measure(s: Settings, root: Path) -> Result:
     from samebits.provenance.cpu import isa_level
 
     size = s.exact_kernels
-    say(f"figure 11: portable vs native, a CNN with BatchNormalization and RMSprop, {s.heavy_reps} each")
+    say(f"figure 11: portable vs native, a CNN with BatchNormalization and RMSprop, {size['reps']} each")
     found: dict[str, list[dict]] = {determinism.PORTABLE: [], "native": []}
 
     def side(profile: str) -> Callable[[], float]:
@@ -45,7 +45,7 @@ def measure(s: Settings, root: Path) -> Result:
 
         return fn
 
-    t = alternate(s.heavy_reps, balanced=True, portable=side(determinism.PORTABLE), native=side("native"))
+    t = alternate(size["reps"], balanced=True, portable=side(determinism.PORTABLE), native=side("native"))
     r = t["portable"].median / t["native"].median
     same = {profile: len({f["weights_sha256"] for f in runs}) == 1 for profile, runs in found.items()}
     kernels = found[determinism.PORTABLE][0]["exact_kernels"]
