@@ -161,20 +161,18 @@ def _sigkill(straight: Path, tmp_path: Path, experiment: str, when: str, truncat
 
 def _sigterm_mid_epoch(straight: Path, tmp_path: Path) -> None:
     workdir, log, resume = _scenario(straight, tmp_path)
-    run = _start(workdir, "mlp")
+    # the train job sends itself a real SIGTERM after batch 40 of epoch 6, whatever the
+    # machine's load (a signal from here, timed on the log, could land in epoch 6's
+    # validation pass on a busy machine and stop it at the epoch's end)
+    run = _start(workdir, "mlp", env={"SAMEBITS_FAILPOINT": "sigterm@6.40"})
     try:
-        # the checkpoint after epoch 5 is the last thing before epoch 6's batches (an epoch
-        # takes ~0.2 s here): signalled at once, training gets it in the middle of epoch 6, not
-        # in its validation pass after the last batch (which would stop it at the epoch's end)
-        _wait_for(_logged(log, "after epoch 5 of 30"), run, "the checkpoint after epoch 5")
-        _train_process(run).send_signal(signal.SIGTERM)
-        out, _ = run.communicate(timeout=120)
+        out, _ = run.communicate(timeout=300)
     finally:
         if run.poll() is None:
             _killpg(run)
     assert run.returncode != 0
     text = log.read_text()
-    stopped = re.search(r"stopped by SIGTERM; checkpoint (\S+) written (after batch \d+ of 144 of epoch 6)", text)
+    stopped = re.search(r"stopped by SIGTERM; checkpoint (\S+) written (after batch 40 of 144 of epoch 6)", text)
     assert stopped, text[-3000:]
     assert "stopped by SIGTERM" in out  # the console says so too
     assert not (workdir / layout.train.path("weights", experiment="mlp", seed=0)).exists()

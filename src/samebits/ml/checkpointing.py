@@ -10,6 +10,8 @@ checkpoints are one and the same.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +172,9 @@ class Checkpointer:
     def batch_end(self, epoch: int, done: int) -> None:
         """After ``done`` batches of ``epoch``: checkpoint when due or a signal came (the
         epoch's last batch waits for its epoch end, a moment later)."""
+        if self.store.failpoint == f"sigterm@{epoch + 1}.{done}":  # tests only: a real signal, at an exact batch
+            log.warning("failpoint %s: sending this process SIGTERM", self.store.failpoint)
+            os.kill(os.getpid(), signal.SIGTERM)
         if done < self.steps and (self.signals.received or self.clock.batch_due()):
             self.save(epoch, done)
             if self.signals.received:

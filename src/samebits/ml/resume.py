@@ -208,7 +208,8 @@ class Store:
         self.key = hash_json_obj(parts).removeprefix("sha256:")[:16]
         # tests only: SAMEBITS_FAILPOINT=checkpoint-write@<epoch> kills this process (SIGKILL)
         # half-way through writing the checkpoint at that epoch's end, checkpoint-saved@<epoch>
-        # right after writing it
+        # right after writing it; sigterm@<epoch>.<batch> sends it SIGTERM after that batch of
+        # that epoch (1-based; checkpointing.Checkpointer.batch_end)
         self.failpoint = failpoint if failpoint is not None else os.environ.get("SAMEBITS_FAILPOINT", "")
 
     def _files(self) -> list[tuple[Path, re.Match[str]]]:
