@@ -519,17 +519,19 @@ def test_scale_standard_refuses_features_whose_squares_overflow(tmp_path, monkey
     split("out/split.npz", "out/split.record.json", **arguments, scale="maxabs", script=None)  # as it says
 
 
-def test_numeric_labels_are_compared_as_numbers(tmp_path):
+def test_numeric_labels_are_compared_as_numbers(tmp_path, monkeypatch):
     """1, 1.0, +1 and 01 are one class (they were four); text labels and the class order are as before."""
+    monkeypatch.chdir(tmp_path)  # the table cache goes under results/ here
     path = tmp_path / "d.csv"
     path.write_text(_csv(["a,label"] + [f"{i},{('1', '1.0', '+1', '01', '2', '2.00')[i % 6]}" for i in range(24)]))
     ds = data.load("mine", str(path), label="label", task=None)
     assert (ds.task, ds.n_classes, ds.y.tolist()) == ("binary", 2, [0, 0, 0, 0, 1, 1] * 4)
 
 
-def test_plainly_written_numeric_labels_keep_their_classes(tmp_path):
+def test_plainly_written_numeric_labels_keep_their_classes(tmp_path, monkeypatch):
     """Integers written plainly (and N.0 floats) get the classes and order they always had
     (sorted as text), so existing splits do not move."""
+    monkeypatch.chdir(tmp_path)
     plain, floats = tmp_path / "plain.csv", tmp_path / "floats.csv"
     labels = [str(v) for v in (2, 10, -1, 0, 11, 3) * 4]
     plain.write_text(_csv(["a,label"] + [f"{i},{v}" for i, v in enumerate(labels)]))

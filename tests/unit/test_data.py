@@ -108,7 +108,8 @@ def test_quota_sums_and_keeps_every_class_on_both_sides(counts, n_test):
     assert all(1 <= k <= c - 1 for k, c in zip(q, counts, strict=True))
 
 
-def test_several_label_columns_make_a_regression_with_one_target_each(tmp_path):
+def test_several_label_columns_make_a_regression_with_one_target_each(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the table cache goes under results/ here
     path = tmp_path / "two.csv"
     path.write_text("a,t1,b,t2\n" + "".join(f"{i},{i * 0.5},{i % 3},{i * 1.25}\n" for i in range(12)))
     ds = data.load("two", str(path), label=["t1", "t2"], task=None)
@@ -126,6 +127,7 @@ def test_the_class_names_are_the_data_s_own_and_none_where_labels_name_them(tmp_
     """What evaluate writes into metrics.json for the figures: a CSV's text classes, a NPZ's
     numbers (1.0 written 1), an image folder's subfolders; nothing for labels 0, 1, … or a
     regression, whose metrics.json stays as it was."""
+    monkeypatch.chdir(tmp_path)  # the caches go under results/ here
     csv = tmp_path / "d.csv"
     csv.write_text("a,label\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(10)))
     assert data.load("d", str(csv), label="label", task=None).class_names == ["a", "b"]
@@ -139,7 +141,6 @@ def test_the_class_names_are_the_data_s_own_and_none_where_labels_name_them(tmp_
 
     from PIL import Image
 
-    monkeypatch.chdir(tmp_path)  # the pixel cache goes under results/ here
     for name in ("square", "circle"):
         (tmp_path / "shapes" / name).mkdir(parents=True)
         for i in range(3):

@@ -32,6 +32,7 @@ __all__ = [
     "CONFIG_CACHE",
     "FOLDER_CACHE",
     "IMAGE_CACHE",
+    "TABLE_CACHE",
     "RESUME_DIR",
     "resume",
     "OUTPUT_DIR",
@@ -82,6 +83,9 @@ FOLDER_CACHE = f"{CACHE_DIR}/folders"
 #: Image folders' decoded pixels, by the data set's checksum and the decoder
 #: (samebits.ml.images): made by split, read by train and evaluate, made again if missing.
 IMAGE_CACHE = "results/cache/images"
+#: CSV and NPZ data sets' features and labels as read, by the file's SHA-256 and the parse
+#: settings (samebits.ml.tables): made by split, read by train and evaluate, made again if missing.
+TABLE_CACHE = "results/cache/tables"
 
 #: The numbers of evaluate's metrics.json a reader looks at first, by task (the
 #: ``samebits.ml.sources.TASKS``): verify shows how each moved, the summary table of a task

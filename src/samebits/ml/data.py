@@ -4,7 +4,9 @@ Every loader returns the same shape of thing, a :class:`Dataset`: the features a
 (scaling is fitted by split on its training samples, :mod:`samebits.ml.scaling`), the labels,
 and a content checksum taken over the arrays as read (an image folder's: over its files and
 the decode settings, :mod:`samebits.ml.images`), so a reader whose data differs by one value
-is told so by the split step.
+is told so by the split step. A CSV or NPZ file is read once into a cache on disk
+(:mod:`samebits.ml.tables`), an image folder decoded once into one, and the steps read their
+rows from there.
 
 A data set's task (:data:`samebits.ml.sources.TASKS`) is the configuration's ``task``, or
 inferred from its labels: float targets that are not all whole numbers make a regression,
@@ -23,11 +25,12 @@ import numpy as np
 
 from ..core.errors import DataError
 from ..core.hashing import hash_arrays
+from . import tables
 from .sources import BUNDLED, check_source, is_image_folder
 
 __all__ = [
     "Dataset",
-    "check_pixels",
+    "check_cache",
     "describe_source",
     "load",
     "split_indices",
@@ -42,14 +45,15 @@ class Dataset:
     """Features as stored, labels (or targets), and the content's checksum."""
 
     name: str
-    #: (n, *feature_shape): an array in its stored dtype (CSV: float64), or an image
-    #: folder's decoded pixels on disk (:class:`samebits.ml.images.Rows`, uint8)
+    #: (n, *feature_shape): a bundled set's array, or rows on disk (:class:`samebits.ml.rows.Rows`):
+    #: a CSV or NPZ file's features in their stored dtype (CSV: float64), an image folder's pixels (uint8)
     x: Any
     y: np.ndarray  # classification: int64 in [0, n_classes); regression: float32, (n,) or (n, targets)
     n_classes: int  # classes; for a regression, target columns
     checksum: str
     task: str = "multiclass"
     pixels_sha256: str | None = None  # an image folder's decoded pixels (samebits.ml.images)
+    features_sha256: str | None = None  # a CSV or NPZ file's features as read (samebits.ml.tables)
     #: a classification's class names, by label (the label ``i`` is ``classes[i]``)
     classes: tuple[str, ...] = ()
 
@@ -125,311 +129,6 @@ def _bundled(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return raw, target, raw
 
 
-def _read_csv(path: Path, label: str | list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of a CSV file: labels as text, one column per label column (a
-    single label column gives a 1-D array).
-
-    Raises :class:`DataError` naming the line (and column) for anything else than a UTF-8
-    table with one header row of distinct names, numeric feature columns and a label in
-    every row; blank lines are skipped.
-    """
-    header_line, header, body = _csv_rows(path)
-    wanted = [label] if isinstance(label, str) else list(label)
-    for i, name in enumerate(header):
-        if name in header[:i]:
-            raise DataError(
-                f"{path}: line {header_line} (the header): column {_shown(name)} appears twice (columns "
-                f"{header.index(name) + 1} and {i + 1}); every column needs a name of its own"
-            )
-    for i, name in enumerate(wanted):
-        if name not in header:
-            raise DataError(
-                f"{path}: no label column {name!r}; columns are {', '.join(header)} "
-                "(set `label:` of the data set in the configuration)"
-            )
-        if name in wanted[:i]:
-            raise DataError(f"{path}: label column {name!r} is named twice in `label:`; name each column once")
-    label_cols = [header.index(name) for name in wanted]
-    feature_cols = [i for i in range(len(header)) if i not in label_cols]
-    if not feature_cols:
-        raise DataError(
-            f"{path}: no feature columns: the header has only the label column(s) {', '.join(map(repr, wanted))}; "
-            "a data set needs at least one numeric feature column beside its labels"
-        )
-    if not body:
-        raise DataError(f"{path}: the file has a header but no data rows")
-    x = np.empty((len(body), len(feature_cols)), dtype=np.float64)
-    labels = []
-    for r, (line, row) in enumerate(body):
-        if len(row) != len(header):
-            raise DataError(f"{path}: line {line} has {len(row)} fields, the header has {len(header)}")
-        for i in label_cols:
-            problem = _label_problem(row[i])
-            if problem:
-                raise DataError(f"{path}: line {line}, column {header[i]!r}: {problem}")
-        labels.append([row[i] for i in label_cols])
-        for c, i in enumerate(feature_cols):
-            try:
-                x[r, c] = float(row[i])
-            except ValueError:
-                raise DataError(
-                    f"{path}: line {line}, column {header[i]!r}: {_shown(row[i])} is not a number; "
-                    "feature columns must be numeric"
-                ) from None
-    bad = ~np.isfinite(x)
-    if bad.any():
-        r, c = (int(k) for k in np.unravel_index(int(np.argmax(bad)), bad.shape))
-        line, row = body[r]
-        raise DataError(
-            f"{path}: features contain NaN or infinite values: line {line}, column {header[feature_cols[c]]!r} "
-            f"holds {_shown(row[feature_cols[c]])}; feature values must be finite numbers"
-        )
-    y = np.asarray(labels)
-    return x, (y[:, 0] if isinstance(label, str) else y)
-
-
-def _csv_rows(path: Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
-    """The header's line and fields, and each non-blank data row with the line it starts on."""
-    import csv
-
-    rows: list[tuple[int, list[str]]] = []
-    line = 1
-    try:
-        # utf-8-sig: a byte order mark (Excel's "CSV UTF-8" writes one) is not part of the
-        # first column's name
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            for row in reader:
-                if row:
-                    rows.append((line, row))
-                line = reader.line_num + 1
-    except UnicodeDecodeError:
-        raise DataError(_not_utf8(path)) from None
-    except csv.Error as exc:
-        if "field larger than field limit" in str(exc):
-            raise DataError(
-                f"{path}: line {line}: a field is longer than {csv.field_size_limit():,} characters, the most "
-                "Python's CSV reader takes; a field holds a number or a short label"
-            ) from None
-        raise DataError(f"{path}: line {line}: not valid CSV ({exc})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror})") from None
-    if not rows:
-        raise DataError(f"{path}: the file holds only blank lines; expected a header row and data rows")
-    return rows[0][0], rows[0][1], rows[1:]
-
-
-def _not_utf8(path: Path) -> str:
-    """Where a file first fails to decode as UTF-8, as a message."""
-    where = ""
-    with open(path, "rb") as fh:
-        for n, raw in enumerate(fh, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                where = f"line {n}: byte 0x{raw[exc.start]:02x} at position {exc.start + 1} is not UTF-8 text"
-                break
-    return (
-        f'{path}: {where or "not UTF-8 text"}; a CSV data file must be UTF-8 (save it as "CSV UTF-8", '
-        "or convert it, e.g. iconv -f latin1 -t utf-8)"
-    )
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """``repr`` of a value from a file, cut short: a field can be 100,000 characters long."""
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"… ({len(text):,} characters)"
-
-
-def _label_problem(text: str) -> str | None:
-    """Why a label (as text) is not one: empty, or NaN or infinite (a missing value as
-    pandas and NumPy write it); None for a label."""
-    if not text.strip():
-        return "the label is empty; every row needs a label (a class, or a number for a regression)"
-    try:
-        value = float(text)
-    except ValueError:
-        return None  # text: a class
-    if math.isfinite(value):
-        return None
-    return (
-        f"label {_shown(text)} is NaN or infinite (or beyond float64's range); a label is a class (text or a "
-        "whole number) or, for a regression, a finite number"
-    )
-
-
-#: What a NPZ data set holds, for messages.
-_NPZ_EXPECTED = (
-    "a NPZ data set holds arrays as numpy.savez writes them (members X.npy and y.npy): 'X', the features, "
-    "2-D or more with one row per sample, and 'y', the labels, with as many rows"
-)
-
-
-def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` and ``y`` of a NPZ file, every member checked first.
-
-    Every member must be a ``.npy`` array without pickle, whole (its CRC and its header's size
-    agree): the split step's record hashes the whole file after writing the split, so what it
-    could not read is refused here, before anything is written.
-    """
-    import zipfile
-
-    if not zipfile.is_zipfile(path):
-        raise DataError(f"{path}: not a NPZ archive (numpy.savez writes one); holds arrays 'X' and 'y'")
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with zipfile.ZipFile(path) as zf:
-            infos = zf.infolist()
-            names = [info.filename for info in infos]
-            for i, name in enumerate(names):
-                if not name.endswith(".npy"):
-                    raise DataError(f"{path}: member {_shown(name)} is not a .npy array; {_NPZ_EXPECTED}")
-                if name in names[:i]:
-                    raise DataError(f"{path}: member {_shown(name)} is stored twice; {_NPZ_EXPECTED}")
-            found = [name[: -len(".npy")] for name in names]
-            missing = [k for k in ("X", "y") if k not in found]
-            if missing:
-                raise DataError(
-                    f"{path}: missing array(s) {', '.join(missing)}; a NPZ data set holds "
-                    f"arrays 'X' (features) and 'y' (labels), found {', '.join(map(_shown, found)) or 'none'}"
-                )
-            for info in infos:
-                array = _read_member(path, zf, info, keep=info.filename in ("X.npy", "y.npy"))
-                if array is not None:
-                    arrays[info.filename[: -len(".npy")]] = array
-    except DataError:
-        raise
-    except Exception as exc:  # zipfile raises many types on a damaged archive (BadZipFile, zlib.error, EOFError, …)
-        raise DataError(
-            f"{path}: cannot be read as a zip archive ({_kind(exc)}: {exc}); the file is truncated or "
-            "damaged: write it again with numpy.savez"
-        ) from None
-    x, y = arrays["X"], arrays["y"]
-    _check_npz_shapes(path, x, y)
-    _check_npz_labels(path, y)
-    return x, y
-
-
-def _read_member(path: Path, zf: Any, info: Any, *, keep: bool) -> np.ndarray | None:
-    """One member's array if ``keep``, else None; either way its header is checked against
-    its size (a header may claim any shape: it is not trusted with memory) and every byte is
-    read, so the archive's CRC is checked."""
-    fmt = np.lib.format
-    name = info.filename
-    try:
-        with zf.open(info) as fh:
-            version = fmt.read_magic(fh)
-            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-            shape, _, dtype = read_header(fh)
-            if dtype.hasobject:
-                raise DataError(
-                    f"{path}: cannot be read without pickle (member {_shown(name)} holds an array of dtype object); "
-                    "store plain arrays"
-                )
-            if _has_dates(dtype):
-                raise DataError(
-                    f"{path}: member {_shown(name)} holds an array of dtype {dtype} (dates or durations), which "
-                    "samebits cannot checksum; store them as numbers (.astype('int64')) or leave them out"
-                )
-            expected = math.prod(shape) * dtype.itemsize
-            if info.file_size - fh.tell() != expected:
-                raise DataError(
-                    f"{path}: member {_shown(name)} is damaged: its header says shape {shape}, dtype {dtype} "
-                    f"({expected:,} bytes), but it holds {info.file_size - fh.tell():,} bytes after the header; "
-                    "write it again with numpy.savez"
-                )
-            if not keep:
-                while fh.read(1 << 22):
-                    pass
-                return None
-        with zf.open(info) as fh:
-            array = fmt.read_array(fh, allow_pickle=False)
-            fh.read()  # to its end: the CRC is checked there
-            return np.asarray(array)
-    except DataError:
-        raise
-    except Exception as exc:  # NumPy's header parser and zipfile's decompressors raise many types
-        raise DataError(
-            f"{path}: member {_shown(name)} cannot be read ({_kind(exc)}: {exc}); the archive is "
-            "truncated or damaged: write it again with numpy.savez"
-        ) from None
-
-
-def _has_dates(dtype: np.dtype) -> bool:
-    """Whether a dtype holds datetime64 or timedelta64 values (in a field of a structured dtype
-    too): NumPy cannot hand them to hashlib as a buffer."""
-    if dtype.fields:
-        return any(_has_dates(field[0]) for field in dtype.fields.values())
-    if dtype.subdtype is not None:
-        return _has_dates(dtype.subdtype[0])
-    return dtype.kind in "mM"
-
-
-def _check_npz_shapes(path: Path, x: np.ndarray, y: np.ndarray) -> None:
-    if x.ndim < 2:
-        raise DataError(
-            f"{path}: X has shape {x.shape}; X must be 2-D or more, one row per sample "
-            "((samples, features), or (samples, height, width, channels) for images)"
-        )
-    if y.ndim not in (1, 2):
-        raise DataError(
-            f"{path}: y has shape {y.shape}; y must be 1-D (one label per sample) or 2-D (one row of "
-            "targets per sample, for a regression)"
-        )
-    if len(x) != len(y):
-        raise DataError(f"{path}: X has {len(x)} rows but y has {len(y)}; they must match")
-    if len(x) == 0:
-        raise DataError(f"{path}: X and y have 0 rows; a data set needs samples, one row per sample")
-    if math.prod(x.shape[1:]) == 0:
-        raise DataError(f"{path}: X has shape {x.shape}: no features; each sample needs at least one feature")
-    if y.ndim == 2 and y.shape[1] == 0:
-        raise DataError(f"{path}: y has shape {y.shape}: no targets; each sample needs a label or target")
-
-
-def _check_npz_labels(path: Path, y: np.ndarray) -> None:
-    """Labels are numbers or text, finite and not empty."""
-    if y.dtype.kind not in "biufUS":
-        raise DataError(
-            f"{path}: y has dtype {y.dtype}; labels are numbers (int, float, bool) or text (a classification's "
-            "classes, a regression's targets)"
-        )
-    if y.dtype.kind == "f":
-        bad = ~np.isfinite(y)
-        if bad.any():
-            at = np.unravel_index(int(np.argmax(bad)), bad.shape)
-            raise DataError(
-                f"{path}: y{_index(at)} is {y[at]}; labels must be finite (a class, or a regression's target)"
-            )
-    if y.dtype.kind in "US":
-        for value in np.unique(y):
-            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            problem = _label_problem(text)
-            if problem:
-                at = np.unravel_index(int(np.argmax(y == value)), y.shape)
-                raise DataError(f"{path}: y{_index(at)}: {problem}")
-
-
-def _kind(exc: BaseException) -> str:
-    """An exception's type as its module names it (``zlib.error``, ``zipfile.BadZipFile``)."""
-    kind = type(exc)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-
-
-def _index(at: tuple[Any, ...]) -> str:
-    return "[" + ", ".join(str(int(i)) for i in at) + "]"
-
-
-def _check_finite(raw_x: np.ndarray, source: str) -> None:
-    if raw_x.dtype.kind != "f":
-        return  # integers and booleans are always finite
-    bad = ~np.isfinite(raw_x)
-    if bad.any():
-        at = np.unravel_index(int(np.argmax(bad)), bad.shape)
-        raise DataError(
-            f"{source}: features contain NaN or infinite values: X{_index(at)} is {raw_x[at]}; "
-            "feature values must be finite numbers"
-        )
-
-
 def describe_source(source: str) -> str:
     """Where a data set comes from, for logs and reports."""
     return f"scikit-learn bundled '{source}'" if source in BUNDLED else source
@@ -469,16 +168,27 @@ def load(
             raise DataError(f"data set {name!r}: file {source} does not exist")
         if path.stat().st_size == 0:
             raise DataError(f"{source}: the file is empty")
-        raw_x, raw_y = _read_csv(path, label) if path.suffix.lower() == ".csv" else _read_npz(path)
-        if raw_x.dtype.kind not in "biuf":
-            raise DataError(f"{source}: features must be numeric, got dtype {raw_x.dtype}")
-        _check_finite(raw_x, source)  # before scaling, which would spread a NaN
-        x = raw_x
-    raw_y = np.asarray(raw_y)
-    if raw_y.dtype.kind in "OU":  # text labels (CSV): hash them as fixed-width unicode
-        raw_y = raw_y.astype(str)
+        found = tables.load(path, label)
+        sha256 = found.features_sha256
+        return _labelled(name, source, found.x, found.y, found.checksum, task, label, features_sha256=sha256)
     with np.errstate(over="ignore", invalid="ignore"):  # statistics of values near 1e308 overflow: kept as text
         checksum, _ = hash_arrays({"X": np.asarray(raw_x), "y": raw_y})  # the labels as read
+    return _labelled(name, source, np.ascontiguousarray(x), raw_y, checksum, task, label)
+
+
+def _labelled(
+    name: str,
+    source: str,
+    x: Any,
+    raw_y: np.ndarray,
+    checksum: str,
+    task: str | None,
+    label: str | list[str],
+    *,
+    features_sha256: str | None = None,
+) -> Dataset:
+    """The data set of features ``x`` and labels as read ``raw_y``: its task, labels (or
+    targets) and classes."""
     labels = _same_numbers(raw_y)
     task = task or (BUNDLED[source] if source in BUNDLED else _infer_task(labels))
     if task == "regression":
@@ -502,9 +212,18 @@ def load(
                 f"({_show(classes)}); binary needs exactly two (use task: multiclass)"
             )
         return Dataset(
-            name=name, x=np.ascontiguousarray(x), y=y, n_classes=n_classes, checksum=checksum, task=task, classes=names
+            name=name,
+            x=x,
+            y=y,
+            n_classes=n_classes,
+            checksum=checksum,
+            task=task,
+            classes=names,
+            features_sha256=features_sha256,
         )
-    return Dataset(name=name, x=np.ascontiguousarray(x), y=y, n_classes=n_classes, checksum=checksum, task=task)
+    return Dataset(
+        name=name, x=x, y=y, n_classes=n_classes, checksum=checksum, task=task, features_sha256=features_sha256
+    )
 
 
 def _image_folder(name: str, source: str, *, task: str | None, image: dict[str, Any] | None) -> Dataset:
@@ -608,15 +327,22 @@ def _targets(raw_y: np.ndarray, source: str, label: str | list[str]) -> np.ndarr
     return np.ascontiguousarray(values, dtype=np.float32)
 
 
-def check_pixels(ds: Dataset, meta: dict[str, np.ndarray], where: str) -> None:
-    """Raise :class:`DataError` unless an image folder decoded to the pixels its split saw."""
-    if ds.pixels_sha256 is None or "pixels_sha256" not in meta or str(meta["pixels_sha256"]) == ds.pixels_sha256:
-        return
-    raise DataError(
-        f"{where}: the images decode to other pixels here (sha256 {ds.pixels_sha256[:12]}…) than when "
-        f"split ran (sha256 {str(meta['pixels_sha256'])[:12]}…): another Pillow or libjpeg-turbo; "
-        "rerun split in this environment (snakemake --forcerun split)"
-    )
+def check_cache(ds: Dataset, meta: dict[str, np.ndarray], where: str) -> None:
+    """Raise :class:`DataError` unless an image folder decoded to the pixels its split saw,
+    and a CSV or NPZ file was read into the features it saw."""
+    if ds.pixels_sha256 is not None and "pixels_sha256" in meta and str(meta["pixels_sha256"]) != ds.pixels_sha256:
+        raise DataError(
+            f"{where}: the images decode to other pixels here (sha256 {ds.pixels_sha256[:12]}…) than when "
+            f"split ran (sha256 {str(meta['pixels_sha256'])[:12]}…): another Pillow or libjpeg-turbo; "
+            "rerun split in this environment (snakemake --forcerun split)"
+        )
+    found, seen = ds.features_sha256, str(meta.get("features_sha256", ds.features_sha256))
+    if found is not None and found != seen:
+        raise DataError(
+            f"{where}: {ds.name}'s file reads into other features here (sha256 {found[:12]}…) than when split "
+            f"ran (sha256 {seen[:12]}…): another pandas or NumPy reads it otherwise; rerun split in this "
+            "environment (snakemake --forcerun split)"
+        )
 
 
 def split_task(meta: dict[str, np.ndarray]) -> str:

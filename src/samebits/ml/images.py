@@ -29,25 +29,22 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
 from ..core import fileio, folders, layout
 from ..core.errors import DataError
 from ..provenance.fingerprint import decoder
-
-if TYPE_CHECKING:
-    import numpy.typing as npt
+from .rows import Rows, cached, file_stat, locked
 
 __all__ = ["RESIZE", "Images", "Rows", "load", "peek", "settings"]
 
@@ -81,43 +78,6 @@ def settings(image: dict[str, Any] | None) -> dict[str, Any]:
         "channels": image.get("channels"),
         "resize": image.get("resize", "bilinear"),
     }
-
-
-class Rows:
-    """The rows of a pixel cache file: ``rows[idx]`` reads rows ``idx`` in that order."""
-
-    def __init__(self, path: str | Path, n: int, shape: tuple[int, ...], dtype: npt.DTypeLike = np.uint8):
-        self.path, self.dtype = str(path), np.dtype(dtype)
-        self.shape = (n, *shape)
-        self.row_bytes = int(np.prod(shape, dtype=np.int64)) * self.dtype.itemsize
-        self._fd: int | None = None
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, idx: npt.ArrayLike) -> np.ndarray:
-        idx = np.asarray(idx).reshape(-1)
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        out = np.empty((len(idx), *self.shape[1:]), dtype=self.dtype)
-        flat = out.reshape(len(idx), -1).view(np.uint8)
-        for k, i in enumerate(idx.tolist()):
-            if not 0 <= i < self.shape[0]:
-                raise IndexError(f"row {i} of {self.shape[0]}")
-            data = os.pread(self._fd, self.row_bytes, i * self.row_bytes)
-            if len(data) != self.row_bytes:
-                raise DataError(f"{self.path}: cut short at row {i}; delete it and it is made again")
-            flat[k] = np.frombuffer(data, dtype=np.uint8)
-        return out
-
-    def array(self) -> np.ndarray:
-        """Every row, in memory."""
-        return np.fromfile(self.path, dtype=self.dtype).reshape(self.shape)
-
-    def __del__(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,46 +241,6 @@ def _cache_files(checksum: str) -> tuple[Path, Path]:
     return base / f"{key}.u8", base / f"{key}.json"
 
 
-def _stat(path: Path) -> list[int]:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-
-
-def _cached(pixels: Path, meta_path: Path, checksum: str) -> dict[str, Any] | None:
-    """The cache's description if the pixels are what it says, else None."""
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != _FORMAT or meta.get("dataset") != checksum:
-            return None
-        if _stat(pixels) == meta["stat"]:
-            return meta
-        if pixels.stat().st_size != meta["stat"][0]:
-            return None
-        h = hashlib.sha256()
-        with open(pixels, "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                h.update(chunk)
-        if h.hexdigest() != meta["sha256"]:
-            return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    meta["stat"] = _stat(pixels)  # content vouched for again: remember this stat
-    with contextlib.suppress(OSError):
-        fileio.write_text(meta_path, json.dumps(meta))
-    return meta
-
-
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder`` (two split jobs of one data set decode it once)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _build(content: folders.Content, image: dict[str, Any], pixels: Path, meta_path: Path, checksum: str) -> dict:
     """Decode every image in order into ``pixels`` (atomically), checking each."""
     root = Path(content.root)
@@ -352,7 +272,7 @@ def _build(content: folders.Content, image: dict[str, Any], pixels: Path, meta_p
         "shape": list(shape),
         "sha256": h.hexdigest(),
         "decoder": decoder(),
-        "stat": _stat(pixels),
+        "stat": file_stat(pixels),
     }
     fileio.write_text(meta_path, json.dumps(meta))
     _prune(meta, keep=pixels)
@@ -412,13 +332,14 @@ def load(
             "%s: %d file(s) differ from when this folder was last read: %s%s", source, len(content.changed), shown, more
         )
     pixels, meta_path = _cache_files(checksum)
-    meta = _cached(pixels, meta_path, checksum)
+    want = {"format": _FORMAT, "dataset": checksum}
+    meta = cached(pixels, meta_path, want)
     if meta is None:
         made = [p for p in (Path(layout.IMAGE_CACHE), *Path(layout.IMAGE_CACHE).parents) if not p.exists()]
         pixels.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with _locked(pixels.parent):
-                meta = _cached(pixels, meta_path, checksum)  # made by another job meanwhile?
+            with locked(pixels.parent):
+                meta = cached(pixels, meta_path, want)  # made by another job meanwhile?
                 if meta is None:
                     log.info("decoding %d images of %s into %s", len(content), source, pixels)
                     meta = _build(content, image, pixels, meta_path, checksum)

@@ -108,6 +108,7 @@ def split(
             **({} if ds.task == "multiclass" else {"task": np.asarray(ds.task)}),
             **scaler.meta(),
             **({} if ds.pixels_sha256 is None else {"pixels_sha256": np.asarray(ds.pixels_sha256)}),
+            **({} if ds.features_sha256 is None else {"features_sha256": np.asarray(ds.features_sha256)}),
         },
     )
     files, inputs = _dataset_inputs(source, ds.checksum)
@@ -306,7 +307,7 @@ def _load(
     meta = read_npz(split_path)
     task = data.split_task(meta)
     ds = data.load(dataset, source, label=label, task=task, image=image)
-    data.check_pixels(ds, meta, str(split_path))
+    data.check_cache(ds, meta, str(split_path))
     net = load_architecture(model_path, builder)
     set_weights(net, read_npz(weights_path), str(weights_path))
     return task, ds, net, meta, scaling.Scaler.from_meta(meta, str(split_path))
