@@ -15,12 +15,16 @@ import numpy as np
 
 from . import data, scaling
 
-__all__ = ["STREAM_ABOVE", "batches", "epoch_batches", "features"]
+__all__ = ["CONSTANT_UP_TO", "STREAM_ABOVE", "batches", "epoch_batches", "features"]
 
 
 #: ``stream: null`` streams a step's features from disk when, scaled, they would take more
 #: than this in memory (config/README.md says so).
 STREAM_ABOVE = 1 << 30
+
+#: Features in memory up to this size are copied into a tensor and gathered from there;
+#: larger ones are gathered by NumPy from the one array (the same values, one copy).
+CONSTANT_UP_TO = 64 << 20
 
 
 def features(
@@ -78,14 +82,16 @@ def _untuned(dataset: Any) -> Any:
 
 
 def _rows(x: np.ndarray | scaling.Samples) -> Callable[[Any], Any]:
-    """``idx -> x[idx]`` inside a dataset: a gather from a constant for features in memory;
-    for streamed ones (:class:`samebits.ml.scaling.Samples`), a NumPy call that reads and
-    scales those rows. Either runs in the dataset's one sequential map, so batches come in
-    the orders' order; ``prefetch`` only lets the next ones be read while a step trains, and
-    each batch's values depend on its indices alone, so neither can change the bits."""
+    """``idx -> x[idx]`` inside a dataset: a gather from a constant for small features in
+    memory; for larger ones, and for streamed ones (:class:`samebits.ml.scaling.Samples`,
+    read and scaled when indexed), a NumPy call, so the array is not copied into a tensor
+    (``tf.constant`` would hold a second copy). Either runs in the dataset's one sequential
+    map, so batches come in the orders' order; ``prefetch`` only lets the next ones be read
+    while a step trains, and each batch's values depend on its indices alone, so neither
+    can change the bits."""
     import tensorflow as tf
 
-    if not isinstance(x, scaling.Samples):
+    if _small(x):
         xs = tf.constant(x)
         return lambda idx: tf.gather(xs, idx)
     dtype, shape = tf.as_dtype(x.dtype), (None, *x.shape[1:])
@@ -96,6 +102,11 @@ def _rows(x: np.ndarray | scaling.Samples) -> Callable[[Any], Any]:
     return read
 
 
+def _small(x: Any) -> bool:
+    """Features in memory small enough to copy into a tensor (:data:`CONSTANT_UP_TO`)."""
+    return isinstance(x, np.ndarray) and x.nbytes <= CONSTANT_UP_TO
+
+
 def batches(x: Any, batch_size: int) -> Any:
     """``x`` (an array or streamed features, or a tuple of them sample by sample) in
     batches, as a dataset: Keras' own adapter of arrays would add a parallel map, whose graph
@@ -103,7 +114,7 @@ def batches(x: Any, batch_size: int) -> Any:
     import tensorflow as tf
 
     parts = x if isinstance(x, tuple) else (x,)
-    if not any(isinstance(p, scaling.Samples) for p in parts):
+    if all(_small(p) for p in parts):
         return _untuned(tf.data.Dataset.from_tensor_slices(x).batch(batch_size))
     readers = [_rows(p) for p in parts]
     indices = tf.data.Dataset.range(len(parts[0])).batch(batch_size)
