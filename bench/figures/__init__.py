@@ -15,6 +15,10 @@ from bench.figures import (
     f09_resume,
     f10_images,
     f11_exact_kernels,
+    f12_csv_scale,
+    f13_csv_parse,
+    f14_in_memory,
+    f15_streamed_epoch,
 )
 from bench.schedule import FigureModule
 
@@ -31,4 +35,8 @@ FIGURES: tuple[FigureModule, ...] = (
     f09_resume,
     f10_images,
     f11_exact_kernels,
+    f12_csv_scale,
+    f13_csv_parse,
+    f14_in_memory,
+    f15_streamed_epoch,
 )

@@ -56,3 +56,19 @@ def test_in_memory_and_a_batch_at_a_time_give_the_same_bits():
 def test_an_unknown_scale_names_the_choices():
     with pytest.raises(DataError, match="scale 'robust' is unknown; accepted: maxabs, minmax, standard, none"):
         scaling.fit("robust", np.zeros((2, 1)), np.arange(2), where="datasets.d")
+
+
+@pytest.mark.parametrize("kind", ["maxabs", "minmax", "standard"])
+@pytest.mark.parametrize("shape", [(40, 6, 5, 3), (40, 4, 4, 1), (40, 7)])
+def test_uint8_features_are_looked_up_with_the_formula_s_bits(kind, shape):
+    """Pixels (and uint8 features) are scaled through a table of every value: the bits of
+    (x - offset) / factor in float64 rounded to float32, for every value and channel."""
+    x = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    x[0] = 0
+    x[1] = 255  # every extreme is looked up too
+    scaler = scaling.fit(kind, x, np.arange(30), where="datasets.d")
+    looked_up = scaler.apply(x)
+    assert looked_up.dtype == np.float32 and looked_up.shape == x.shape
+    assert looked_up.tobytes() == scaler.formula(x).tobytes()
+    every = np.repeat(np.arange(256, dtype=np.uint8)[:, None], shape[-1], axis=1)
+    assert scaler.apply(every).tobytes() == scaler.formula(every).tobytes()

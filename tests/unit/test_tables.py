@@ -188,3 +188,17 @@ def test_bad_data_leaves_no_cache_behind(tmp_path, monkeypatch):
     assert not (tmp_path / "results").exists()
     with contextlib.suppress(FileNotFoundError):
         assert not _table_files()
+
+
+def test_npz_features_are_streamed_into_the_cache_in_c_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    x = np.arange(60, dtype=np.float32).reshape(10, 3, 2) / 7
+    for stored in (np.asfortranarray(x), x.astype(">f4")):
+        np.savez(tmp_path / "d.npz", X=stored, y=np.arange(10) % 2)
+        found = data.load("n", str(tmp_path / "d.npz"), label="label", task=None)
+        assert found.x.array().dtype == np.float32 and found.x.array().tobytes() == x.tobytes()
+    bad = x.copy()
+    bad[3, 1, 0] = np.inf
+    np.savez(tmp_path / "d.npz", X=bad, y=np.arange(10) % 2)
+    with pytest.raises(DataError, match=r"X\[3, 1, 0\] is inf; feature values must be finite"):
+        data.load("n", str(tmp_path / "d.npz"), label="label", task=None)

@@ -9,6 +9,8 @@ checkpoints are one and the same.
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
 import logging
 import os
 import signal
@@ -64,7 +66,12 @@ class EpochLog:
 
 class Checkpointer:
     """The checkpoints of one training (:mod:`samebits.ml.resume`): what it saves at an
-    epoch end or batch boundary, and what it restores when the step starts again."""
+    epoch end or batch boundary, and what it restores when the step starts again.
+
+    A checkpoint's values are copied when it is taken; hashing and writing them (and the
+    fsyncs) run on a thread of their own while training goes on, one checkpoint at a time:
+    the next one, a stop after a signal and the step's end each wait for the write before.
+    Its log line comes once the file is in place."""
 
     def __init__(
         self,
@@ -89,6 +96,8 @@ class Checkpointer:
         self._metrics: list[np.ndarray] | None = None
         #: the newest checkpoint of this training, written or resumed from: (path, epoch, batch)
         self.last: tuple[Path, int, int] | None = None
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
+        self._writing: concurrent.futures.Future[None] | None = None
 
     def layout(self) -> dict[str, Any]:
         return {
@@ -156,10 +165,31 @@ class Checkpointer:
             "resumed": self.resumed,
             "layout": self.layout(),
         }
-        path = self.store.save(resume.Checkpoint(epoch=epoch, batch=batch, meta=meta, arrays=arrays))
-        self.last = (path, epoch, batch)
+        # as it is now: the history and checksum lists grow while the copy is written
+        meta = json.loads(json.dumps(meta))
+        ckpt = resume.Checkpoint(epoch=epoch, batch=batch, meta=meta, arrays=arrays)
+        self.wait()
+        if self._writer is None:
+            self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="samebits-checkpoint")
+        self._writing = self._writer.submit(self._write, ckpt)
+        self.last = (self.store.path(epoch, batch), epoch, batch)
         self.clock.saved()
-        log.info("%s: checkpoint %s, %s", self.name, path, resume.describe(epoch, batch, self.epochs, self.steps))
+
+    def _write(self, ckpt: resume.Checkpoint) -> None:
+        path = self.store.save(ckpt)
+        here = resume.describe(ckpt.epoch, ckpt.batch, self.epochs, self.steps)
+        log.info("%s: checkpoint %s, %s", self.name, path, here)
+
+    def wait(self) -> None:
+        """Wait for the checkpoint being written (its error, such as a full disk, is raised here)."""
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            writing.result()
+
+    def finish(self) -> None:
+        """The training ended: remove its checkpoints, once the one being written is."""
+        self.wait()
+        self.store.clear()
 
     def epoch_end(self, epoch: int, logs: dict[str, Any] | None) -> None:
         """Record the epoch; checkpoint when one is due or a signal came; stop on a signal."""
@@ -182,6 +212,7 @@ class Checkpointer:
 
     def stop(self, epoch: int, batch: int) -> None:
         """End the step after a signal, saying where a rerun resumes."""
+        self.wait()
         here = resume.describe(epoch, batch, self.epochs, self.steps)
         if self.last is None:
             where = "no checkpoint yet; a rerun starts from epoch 0"

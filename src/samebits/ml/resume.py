@@ -271,11 +271,14 @@ class Store:
         ckpt.path = path
         return ckpt
 
+    def path(self, epoch: int, batch: int) -> Path:
+        """Where the checkpoint at ``(epoch, batch)`` of this key is written."""
+        return self.directory / f"{self.key}-e{epoch:05d}-b{batch:06d}.npz"
+
     def save(self, ckpt: Checkpoint) -> Path:
         """Write ``ckpt`` atomically; keep the :data:`KEPT` newest of this key, drop the rest
         (and any checkpoint of another key: this step will never resume from it)."""
-        name = f"{self.key}-e{ckpt.epoch:05d}-b{ckpt.batch:06d}.npz"
-        dest = self.directory / name
+        dest = self.path(ckpt.epoch, ckpt.batch)
         digest, _ = hash_arrays(ckpt.arrays)
         meta = {**ckpt.meta, "format": FORMAT, "key": self.key, "parts": self.parts, "arrays_sha256": digest}
         meta.update(epoch=ckpt.epoch, batch=ckpt.batch)

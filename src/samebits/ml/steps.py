@@ -287,7 +287,7 @@ def train(
         },
     )
     fileio.write_json(out_record, rec)
-    checkpointer.store.clear()
+    checkpointer.finish()
     return rec
 
 

@@ -130,19 +130,13 @@ def _build(
                 n, shape, y = _write(tmp, _exact_chunks(path, label))
             dtype = np.dtype(np.float64)
         else:
-            x, y = _read_npz(path)
-            if x.dtype.kind not in "biuf":
-                raise DataError(f"{path}: features must be numeric, got dtype {x.dtype}")
-            _check_finite(x, str(path))  # before scaling, which would spread a NaN
-            x = np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("=") if x.dtype.byteorder == ">" else x.dtype)
-            n, shape, dtype = len(x), tuple(x.shape[1:]), x.dtype
-            x.tofile(tmp)
-            del x
+            shape_x, dtype, y = _read_npz(path, tmp)
+            n, shape = shape_x[0], tuple(shape_x[1:])
         sha256 = file_sha256(tmp)
+        rows = Rows(tmp, n, shape, dtype)
+        blocks = rows.blocks(max(1, (16 << 20) // max(1, rows.row_bytes)))  # 16 MiB at a time
         with np.errstate(over="ignore", invalid="ignore"):  # statistics of values near 1e308 overflow: kept as text
-            checksum, _ = hashing.hash_array_parts(
-                {"X": (dtype, (n, *shape), Rows(tmp, n, shape, dtype).blocks(1 << 16)), "y": (y.dtype, y.shape, [y])}
-            )
+            checksum, _ = hashing.hash_array_parts({"X": (dtype, (n, *shape), blocks), "y": (y.dtype, y.shape, [y])})
     with fileio.atomic_path(labels) as tmp:
         np.save(tmp, y, allow_pickle=False)
         labels_sha256 = file_sha256(tmp)
@@ -406,8 +400,9 @@ _NPZ_EXPECTED = (
 )
 
 
-def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` and ``y`` of a NPZ file, every member checked first.
+def _read_npz(path: Path, out: Path) -> tuple[tuple[int, ...], np.dtype, np.ndarray]:
+    """Write the rows of ``X`` of a NPZ file into ``out`` (C order, native byte order) a
+    block at a time; return X's shape and dtype, and ``y``. Every member is checked.
 
     Every member must be a ``.npy`` array without pickle, whole (its CRC and its header's size
     agree): the split step's record hashes the whole file after writing the split, so what it
@@ -417,7 +412,8 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path}: not a NPZ archive (numpy.savez writes one); holds arrays 'X' and 'y'")
-    arrays: dict[str, np.ndarray] = {}
+    found_x: tuple[tuple[int, ...], np.dtype, tuple[int, ...] | None] | None = None
+    y: np.ndarray | None = None
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -435,9 +431,12 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
                     f"arrays 'X' (features) and 'y' (labels), found {', '.join(map(_shown, found)) or 'none'}"
                 )
             for info in infos:
-                array = _read_member(path, zf, info, keep=info.filename in ("X.npy", "y.npy"))
-                if array is not None:
-                    arrays[info.filename[: -len(".npy")]] = array
+                if info.filename == "X.npy":
+                    with open(out, "wb") as sink:
+                        found_x = _stream_member(path, zf, info, sink)
+                else:
+                    array = _read_member(path, zf, info, keep=info.filename == "y.npy")
+                    y = array if array is not None else y
     except DataError:
         raise
     except Exception as exc:  # zipfile raises many types on a damaged archive (BadZipFile, zlib.error, EOFError, …)
@@ -445,10 +444,62 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"{path}: cannot be read as a zip archive ({_kind(exc)}: {exc}); the file is truncated or "
             "damaged: write it again with numpy.savez"
         ) from None
-    x, y = arrays["X"], arrays["y"]
-    _check_npz_shapes(path, x, y)
+    assert found_x is not None and y is not None  # both members are there: checked above
+    shape, dtype, bad = found_x
+    _check_npz_shapes(path, shape, y)
     _check_npz_labels(path, y)
-    return x, y
+    if dtype.kind not in "biuf":
+        raise DataError(f"{path}: features must be numeric, got dtype {dtype}")
+    if bad is not None:
+        raise DataError(
+            f"{path}: features contain NaN or infinite values: X{_index(bad)} is {_value(out, dtype, shape, bad)}; "
+            "feature values must be finite numbers"
+        )
+    return shape, dtype, y
+
+
+def _value(out: Path, dtype: np.dtype, shape: tuple[int, ...], at: tuple[int, ...]) -> Any:
+    """The value at index ``at`` of the array written to ``out``."""
+    offset = int(np.ravel_multi_index(at, shape)) * dtype.itemsize
+    return np.fromfile(out, dtype=dtype, count=1, offset=offset)[0]
+
+
+def _stream_member(
+    path: Path, zf: Any, info: Any, sink: Any
+) -> tuple[tuple[int, ...], np.dtype, tuple[int, ...] | None]:
+    """Write a member's array to ``sink`` a block at a time (C order, native byte order);
+    its shape, dtype (native) and the index of its first value that is not finite, if any."""
+    fmt = np.lib.format
+    _read_member(path, zf, info, keep=False)  # the header and size checked, every byte read (the CRC)
+    try:
+        with zf.open(info) as fh:
+            version = fmt.read_magic(fh)
+            read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, fortran, dtype = read_header(fh)
+            native = dtype.newbyteorder("=") if dtype.byteorder == ">" else dtype
+            blocks: Any
+            if fortran:  # rare: read whole, written in C order
+                with zf.open(info) as whole:
+                    blocks = [fmt.read_array(whole, allow_pickle=False)]
+            else:
+                step = max(1, (4 << 20) // max(1, dtype.itemsize)) * max(1, dtype.itemsize)
+                blocks = (np.frombuffer(chunk, dtype=dtype) for chunk in iter(lambda: fh.read(step), b""))
+            done, bad = 0, None
+            for block in blocks:
+                flat = np.asarray(block, dtype=native).reshape(-1)
+                if bad is None and flat.dtype.kind == "f" and not np.isfinite(flat).all():
+                    at = done + int(np.argmax(~np.isfinite(flat)))
+                    bad = tuple(int(i) for i in np.unravel_index(at, shape))
+                sink.write(flat.tobytes())
+                done += flat.size
+    except DataError:
+        raise
+    except Exception as exc:  # as _read_member: a damaged archive raises many types
+        raise DataError(
+            f"{path}: member {_shown(info.filename)} cannot be read ({_kind(exc)}: {exc}); the archive is "
+            "truncated or damaged: write it again with numpy.savez"
+        ) from None
+    return tuple(shape), native, bad
 
 
 def _read_member(path: Path, zf: Any, info: Any, *, keep: bool) -> np.ndarray | None:
@@ -506,10 +557,10 @@ def _has_dates(dtype: np.dtype) -> bool:
     return dtype.kind in "mM"
 
 
-def _check_npz_shapes(path: Path, x: np.ndarray, y: np.ndarray) -> None:
-    if x.ndim < 2:
+def _check_npz_shapes(path: Path, shape: tuple[int, ...], y: np.ndarray) -> None:
+    if len(shape) < 2:
         raise DataError(
-            f"{path}: X has shape {x.shape}; X must be 2-D or more, one row per sample "
+            f"{path}: X has shape {shape}; X must be 2-D or more, one row per sample "
             "((samples, features), or (samples, height, width, channels) for images)"
         )
     if y.ndim not in (1, 2):
@@ -517,12 +568,12 @@ def _check_npz_shapes(path: Path, x: np.ndarray, y: np.ndarray) -> None:
             f"{path}: y has shape {y.shape}; y must be 1-D (one label per sample) or 2-D (one row of "
             "targets per sample, for a regression)"
         )
-    if len(x) != len(y):
-        raise DataError(f"{path}: X has {len(x)} rows but y has {len(y)}; they must match")
-    if len(x) == 0:
+    if shape[0] != len(y):
+        raise DataError(f"{path}: X has {shape[0]} rows but y has {len(y)}; they must match")
+    if shape[0] == 0:
         raise DataError(f"{path}: X and y have 0 rows; a data set needs samples, one row per sample")
-    if math.prod(x.shape[1:]) == 0:
-        raise DataError(f"{path}: X has shape {x.shape}: no features; each sample needs at least one feature")
+    if math.prod(shape[1:]) == 0:
+        raise DataError(f"{path}: X has shape {shape}: no features; each sample needs at least one feature")
     if y.ndim == 2 and y.shape[1] == 0:
         raise DataError(f"{path}: y has shape {y.shape}: no targets; each sample needs a label or target")
 
@@ -558,15 +609,3 @@ def _kind(exc: BaseException) -> str:
 
 def _index(at: tuple[Any, ...]) -> str:
     return "[" + ", ".join(str(int(i)) for i in at) + "]"
-
-
-def _check_finite(raw_x: np.ndarray, source: str) -> None:
-    if raw_x.dtype.kind != "f":
-        return  # integers and booleans are always finite
-    bad = ~np.isfinite(raw_x)
-    if bad.any():
-        at = np.unravel_index(int(np.argmax(bad)), bad.shape)
-        raise DataError(
-            f"{source}: features contain NaN or infinite values: X{_index(at)} is {raw_x[at]}; "
-            "feature values must be finite numbers"
-        )

@@ -154,7 +154,7 @@ def _with_trainer(checkpointer: Checkpointer, trainer: CodeRef, ctx: TrainContex
         run_trainer(trainer.load(where), ctx, str(trainer))
     except ConfigError:
         if checkpointer.resumed:  # a trainer that does not go on from ctx.start_epoch
-            checkpointer.store.clear()
+            checkpointer.finish()
         raise
 
 
