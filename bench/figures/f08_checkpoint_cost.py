@@ -58,17 +58,17 @@ def measure(s: Settings, root: Path, *, checkpoint_template: Path) -> Result:
     figure = Figure(
         NUMBER,
         "Checkpoint cost: training the medium CNN with a checkpoint at every epoch end vs none",
-        f"{cost:+.1%} ({direct:.1%} inside `Checkpointer.save`)",
+        f"{cost:+.1%} (checkpoints written beside training for {direct:.1%} of it)",
         "≤ 5 % of training time",
         cost <= 0.05,
         [
             f"training up to its last epoch (`run.fit_seconds` less the time from the last epoch's log line "
             f"to the step's end), a checkpoint at every epoch end: {t['every'].text()}; none: "
             f"{t['none'].text()}; each round (the order alternating): " + ", ".join(f"{p:+.1%}" for p in pairs),
-            f"time inside the checkpoints (from each epoch's log line to its checkpoint's, so `Checkpointer.save` "
-            f"alone): {per_run.text()} per training, {statistics.median(saves) * 1000:.0f} ms each "
-            f"({min(saves) * 1000:.0f}–{max(saves) * 1000:.0f}, {len(saves)} checkpoints) → "
-            f"{direct:.1%} of the training without checkpoints",
+            f"time from each epoch's log line to its checkpoint's (the values copied, then hashed, written and "
+            f"fsynced on the checkpoint thread while the next epoch trains): {per_run.text()} per training, "
+            f"{statistics.median(saves) * 1000:.0f} ms each ({min(saves) * 1000:.0f}–{max(saves) * 1000:.0f}, "
+            f"{len(saves)} checkpoints) → {direct:.1%} of the training without checkpoints",
             f"`run.fit_seconds` as recorded: every epoch end {fits['every'].text()}; none {fits['none'].text()}; "
             f"train job wall time (benchmark file): every epoch end {walls['every'].text()}; "
             f"none {walls['none'].text()}",

@@ -248,7 +248,8 @@ def _run_folders() -> list[str]:
     """The top folders of everything a run writes (``results``, ``logs``, ``benchmarks``,
     ``.snakemake``), from :mod:`samebits.core.layout`, in first-named order."""
     paths = [p for files in layout.FILES.values() for p in (*files.outputs.values(), files.log, files.benchmark) if p]
-    return list(dict.fromkeys(p.split("/")[0] for p in [*paths, layout.IMAGE_CACHE, layout.CACHE_DIR]))
+    caches = [layout.IMAGE_CACHE, layout.TABLE_CACHE, layout.CACHE_DIR]
+    return list(dict.fromkeys(p.split("/")[0] for p in [*paths, *caches]))
 
 
 def default_tag() -> str:

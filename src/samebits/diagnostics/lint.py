@@ -202,7 +202,8 @@ def _piece_of(node: str, pieces: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _input_of(name: str, spec: dict[str, Any]) -> tuple[tuple[int, ...], int, str]:
     """A data set's feature shape, classes and task: an image folder's from its listing and
-    first image (lint decodes no folder, and writes no pixel cache), others' as loaded."""
+    first image (lint decodes no folder, and writes no pixel cache), others' as loaded (a CSV
+    or NPZ file read into its table cache, where split finds it)."""
     source = spec["source"]
     if sources.is_image_folder(source):
         shape, classes = images.peek(source, spec.get("image"))

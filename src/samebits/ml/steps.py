@@ -268,6 +268,7 @@ def train(
         where=where,
     )
     fit_seconds = time.perf_counter() - t
+    checkpointer.wait()  # the last checkpoint is on disk before any output
 
     epochs, trace = checkpointer.record, {**samples.trace, **ended}
     fileio.write_npz(out_weights, weights_of(net))
