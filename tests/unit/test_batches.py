@@ -21,6 +21,8 @@ def _features(tmp_path, n=103):
 
 
 def _read(dataset) -> list[list[np.ndarray]]:
+    specs = dataset.element_spec if isinstance(dataset.element_spec, tuple) else (dataset.element_spec,)
+    assert all(spec.shape.rank is not None for spec in specs), specs  # Keras' adapters need each rank
     return [[np.asarray(part) for part in batch] for batch in dataset]
 
 
@@ -55,6 +57,7 @@ def test_in_order_batches_are_the_same_read_either_way(tmp_path, monkeypatch):
     monkeypatch.setattr(batches, "BLOCK_BYTES", 3 * 16 * memory[0].nbytes)
     for x in (streamed, (streamed, y)):
         found = batches.batches(x, 16)
+        assert found.element_spec[0].shape.rank if isinstance(x, tuple) else found.element_spec.shape.rank
         got = _read(found) if isinstance(x, tuple) else [[np.asarray(b)] for b in found]
         assert [[a.tobytes() for a in g] for g in got] == [
             [a.tobytes() for a in e[: len(g)]] for e, g in zip(expected, got, strict=True)

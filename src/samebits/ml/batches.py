@@ -108,7 +108,7 @@ def _blocks(
 
     flat = np.ascontiguousarray(orders, dtype=np.int64).reshape(-1)
     plan = block_plan(orders.shape[1], orders.shape[0], batch_size, _rows_per_block(x), first)
-    tail = tuple(x.shape[1:])
+    tails = [tuple(x.shape[1:]), *(part.shape[1:] for part in others)]  # Keras needs each part's rank
 
     def read(start: np.ndarray, count: np.ndarray) -> list[np.ndarray]:
         idx = flat[int(start) : int(start) + int(count)]
@@ -119,7 +119,7 @@ def _blocks(
     def block(row: Any) -> Any:
         parts = tf.numpy_function(read, [row[0], row[1] * row[2]], dtypes)
         shaped = [tf.reshape(p, tf.concat([row[1:3], tf.shape(p, out_type=tf.int64)[1:]], 0)) for p in parts]
-        shaped[0] = tf.ensure_shape(shaped[0], (None, None, *tail))
+        shaped = [tf.ensure_shape(p, (None, None, *tail)) for p, tail in zip(shaped, tails, strict=True)]
         return tf.data.Dataset.from_tensor_slices(tuple(shaped))
 
     return _untuned(tf.data.Dataset.from_tensor_slices(plan).flat_map(block).prefetch(2))
