@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from bench.figures.f10_images import read_benchmark, snakemake_watched
 from bench.harness import Timing, alternate, plan_of, say, snakemake, workdir
 from bench.settings import Settings
 from bench.train_job import TrainRun, only_train_ran, read_train, train_in_copy, train_paths
@@ -98,6 +97,8 @@ def side_by_side(s: Settings, root: Path) -> SideBySide:
     """Train the MLP on a CSV of ``fit_rows`` rows from one split and init, in memory and
     streamed, ``reps`` times each (A B, B A, …); then run one chain of each to its end to
     read evaluate's peak beside train's."""
+    from bench.figures.f10_images import read_benchmark, snakemake_watched  # bench.figures imports this module
+
     csv = root / "fit.csv"
     made = write_csv(csv, rows=s.tables["fit_rows"])
     epochs = s.tables["epochs"]

@@ -105,11 +105,15 @@ def tables_text(draw) -> str:
 
 
 @settings(max_examples=400, deadline=None, derandomize=True, database=None)
-@given(tables_text(), st.booleans())
-def test_pandas_reads_a_file_as_the_exact_reader_does_or_hands_it_over(text, bom):
+@given(tables_text(), st.booleans(), st.booleans())
+def test_pandas_reads_a_file_as_the_exact_reader_does_or_hands_it_over(text, bom, chunked):
     """Whatever pandas reads without handing over, the csv module and float() read to the
-    same bits and labels; what the exact reader refuses, pandas never reads."""
-    with tempfile.TemporaryDirectory() as tmp:
+    same bits and labels; what the exact reader refuses, pandas never reads. Whole or in
+    chunks of 2 rows (a large file's way)."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        if chunked:
+            patch.setattr(tables, "WHOLE_UP_TO", 0)
+            patch.setattr(tables, "CSV_CHUNK_ROWS", 2)
         path = Path(tmp) / "d.csv"
         path.write_bytes(("\ufeff" if bom else "").encode() + text.encode())
         try:
@@ -123,6 +127,7 @@ def test_pandas_reads_a_file_as_the_exact_reader_does_or_hands_it_over(text, bom
 
 def test_rows_over_many_chunks_are_read_whole_and_in_order(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "CSV_CHUNK_ROWS", 7)
+    monkeypatch.setattr(tables, "WHOLE_UP_TO", 0)  # pandas' chunked reader, as for a large file
     column = [repr(i / 3) for i in range(50)]
     path = tmp_path / "d.csv"
     _write(path, column, [f"c{i % 3}" for i in range(50)])

@@ -44,7 +44,7 @@ import numpy as np
 from ..core import fileio, folders, layout
 from ..core.errors import DataError
 from ..provenance.fingerprint import decoder
-from .rows import Rows, cached, file_stat, locked
+from .rows import Rows, cached, file_stat, locked, prune
 
 __all__ = ["RESIZE", "Images", "Rows", "load", "peek", "settings"]
 
@@ -275,26 +275,9 @@ def _build(content: folders.Content, image: dict[str, Any], pixels: Path, meta_p
         "stat": file_stat(pixels),
     }
     fileio.write_text(meta_path, json.dumps(meta))
-    _prune(meta, keep=pixels)
+    for other in prune(pixels, {"root": meta["root"], "image": meta["image"]}, (".u8",)):
+        log.info("removed %s: the decoded pixels of an earlier content of %s", other.with_suffix(".u8"), meta["root"])
     return meta
-
-
-def _prune(meta: dict[str, Any], keep: Path) -> None:
-    """Remove the caches of earlier contents of the same folder with the same settings: a
-    changed folder would otherwise leave a copy of its pixels behind at every change."""
-    for other in keep.parent.glob("*.json"):
-        if other.stem == keep.stem:
-            continue
-        try:
-            found = json.loads(other.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(found, dict) and found.get("root") == meta["root"] and found.get("image") == meta["image"]:
-            other.with_suffix(".u8").unlink(missing_ok=True)
-            other.unlink(missing_ok=True)
-            log.info(
-                "removed %s: the decoded pixels of an earlier content of %s", other.with_suffix(".u8"), meta["root"]
-            )
 
 
 def peek(source: str, image: dict[str, Any] | None) -> tuple[tuple[int, ...], list[str]]:
