@@ -37,6 +37,7 @@ __all__ = [
     "canonical_json",
     "hash_json_obj",
     "hash_arrays",
+    "digest_arrays",
     "hash_array_parts",
     "hash_npz",
     "hash_json_file",
@@ -166,6 +167,20 @@ def hash_arrays(arrays: Mapping[str, np.ndarray]) -> tuple[str, dict[str, dict[s
     return "sha256:" + h.hexdigest(), stats
 
 
+def digest_arrays(arrays: Mapping[str, np.ndarray]) -> str:
+    """:func:`hash_arrays`' checksum alone, without the statistics (a checkpoint's: half the
+    work, on a thread beside training).
+
+    >>> a = {"w": np.arange(3, dtype=np.float32), "b": np.zeros((2, 2))}
+    >>> digest_arrays(a) == hash_arrays(a)[0]
+    True
+    """
+    h = hashlib.sha256(_ARRAYS_TAG)
+    for name in sorted(arrays):
+        _feed_array(h, name, arrays[name], stats=False)
+    return "sha256:" + h.hexdigest()
+
+
 def hash_array_parts(
     arrays: Mapping[str, tuple[np.dtype, tuple[int, ...], Iterable[np.ndarray]]],
 ) -> tuple[str, dict[str, dict[str, Any]]]:
@@ -209,12 +224,16 @@ def _rechunked(parts: Iterable[np.ndarray], dtype: np.dtype) -> Iterator[np.ndar
         yield np.concatenate(pending)
 
 
-def _feed_array(h: HASH, name: str, arr: np.ndarray) -> dict[str, Any]:
-    """Hash one in-memory array (header, then its canonical bytes); return its statistics."""
+def _feed_array(h: HASH, name: str, arr: np.ndarray, *, stats: bool = True) -> dict[str, Any]:
+    """Hash one in-memory array (header, then its canonical bytes); return its statistics
+    (none without ``stats``)."""
     arr = np.asarray(arr)
     dtype = _canonical_dtype(arr.dtype)
     arr = np.asarray(arr, dtype=dtype, order="C")  # (ascontiguousarray would make 0-d 1-d)
     h.update(_header(name, dtype, arr.shape))
+    if not stats:
+        h.update(memoryview(arr.reshape(-1)).cast("B"))  # type: ignore[arg-type]  # numpy's stub: a Buffer on 3.12+ only
+        return {}
     s = _Stats(dtype, arr.shape)
     flat = arr.reshape(-1)
     step = _chunk_elements(dtype)

@@ -102,8 +102,9 @@ def _blocks(
 ) -> Any:
     """:func:`epoch_batches` for features read by NumPy (large, or streamed): each call
     reads a block of about :data:`BLOCK_BYTES` of rows in the orders' order (one Python call
-    per block, not per batch), which TensorFlow cuts into the block's batches. The batches,
-    their rows and their order are the per-batch reader's."""
+    per block, not per batch), which TensorFlow cuts into the block's batches; the next block
+    is read while the step trains on this one. The batches, their rows and their order are
+    the per-batch reader's."""
     import tensorflow as tf
 
     flat = np.ascontiguousarray(orders, dtype=np.int64).reshape(-1)
@@ -119,10 +120,11 @@ def _blocks(
     def block(row: Any) -> Any:
         parts = tf.numpy_function(read, [row[0], row[1] * row[2]], dtypes)
         shaped = [tf.reshape(p, tf.concat([row[1:3], tf.shape(p, out_type=tf.int64)[1:]], 0)) for p in parts]
-        shaped = [tf.ensure_shape(p, (None, None, *tail)) for p, tail in zip(shaped, tails, strict=True)]
-        return tf.data.Dataset.from_tensor_slices(tuple(shaped))
+        return tuple(tf.ensure_shape(p, (None, None, *tail)) for p, tail in zip(shaped, tails, strict=True))
 
-    return _untuned(tf.data.Dataset.from_tensor_slices(plan).flat_map(block).prefetch(2))
+    # The next block is read on tf.data's prefetch thread while the step trains on this one.
+    blocks = tf.data.Dataset.from_tensor_slices(plan).map(block).prefetch(1)
+    return _untuned(blocks.flat_map(lambda *parts: tf.data.Dataset.from_tensor_slices(parts)).prefetch(2))
 
 
 def _rows_per_block(x: Any) -> int:

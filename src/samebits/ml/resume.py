@@ -50,7 +50,7 @@ import numpy as np
 from ..core import fileio
 from ..core.differences import deep_diff
 from ..core.errors import SamebitsError
-from ..core.hashing import hash_arrays, hash_json_obj
+from ..core.hashing import digest_arrays, hash_json_obj
 
 __all__ = [
     "FORMAT",
@@ -261,7 +261,7 @@ class Store:
             raise ValueError(f"format {meta.get('format')}, this samebits reads {FORMAT}")
         if meta.get("key") != self.key or meta.get("parts") != self.parts:
             raise ValueError("its key does not match its content")
-        digest, _ = hash_arrays(arrays)
+        digest = digest_arrays(arrays)
         if digest != meta.get("arrays_sha256"):
             raise ValueError("its arrays do not match their checksum")
         for group, layout in expect.items():
@@ -279,7 +279,7 @@ class Store:
         """Write ``ckpt`` atomically; keep the :data:`KEPT` newest of this key, drop the rest
         (and any checkpoint of another key: this step will never resume from it)."""
         dest = self.path(ckpt.epoch, ckpt.batch)
-        digest, _ = hash_arrays(ckpt.arrays)
+        digest = digest_arrays(ckpt.arrays)
         meta = {**ckpt.meta, "format": FORMAT, "key": self.key, "parts": self.parts, "arrays_sha256": digest}
         meta.update(epoch=ckpt.epoch, batch=ckpt.batch)
         arrays = {**ckpt.arrays, "meta": np.asarray(json.dumps(meta, sort_keys=True))}
