@@ -27,7 +27,7 @@ CONSTANT_UP_TO = 64 << 20
 
 #: Features read by NumPy (above :data:`CONSTANT_UP_TO`, or streamed) come a block of rows of
 #: about this size at a time, cut into batches by TensorFlow: one Python call per block.
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 8 << 20
 
 
 def features(
@@ -102,8 +102,8 @@ def _blocks(
 ) -> Any:
     """:func:`epoch_batches` for features read by NumPy (large, or streamed): each call
     reads a block of about :data:`BLOCK_BYTES` of rows in the orders' order (one Python call
-    per block, not per batch), which TensorFlow cuts into the block's batches; the next block
-    is read while the step trains on this one. The batches, their rows and their order are
+    per block, not per batch), which TensorFlow cuts into the block's batches; the next blocks
+    are read while the step trains on this one. The batches, their rows and their order are
     the per-batch reader's."""
     import tensorflow as tf
 
@@ -122,8 +122,9 @@ def _blocks(
         shaped = [tf.reshape(p, tf.concat([row[1:3], tf.shape(p, out_type=tf.int64)[1:]], 0)) for p in parts]
         return tuple(tf.ensure_shape(p, (None, None, *tail)) for p, tail in zip(shaped, tails, strict=True))
 
-    # The next block is read on tf.data's prefetch thread while the step trains on this one.
-    blocks = tf.data.Dataset.from_tensor_slices(plan).map(block).prefetch(1)
+    # The next blocks are read on tf.data's prefetch thread while the step trains on this one:
+    # two ahead, as the reader shares the GIL with training's Python and may wait for it.
+    blocks = tf.data.Dataset.from_tensor_slices(plan).map(block).prefetch(2)
     return _untuned(blocks.flat_map(lambda *parts: tf.data.Dataset.from_tensor_slices(parts)).prefetch(2))
 
 
