@@ -19,6 +19,7 @@ from bench.figures import (
     f13_csv_parse,
     f14_in_memory,
     f15_streamed_epoch,
+    f16_verdict_page,
 )
 from bench.schedule import FigureModule
 
@@ -39,4 +40,5 @@ FIGURES: tuple[FigureModule, ...] = (
     f13_csv_parse,
     f14_in_memory,
     f15_streamed_epoch,
+    f16_verdict_page,
 )

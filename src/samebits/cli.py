@@ -40,7 +40,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .provenance.verify import verify
 
     plan = Plan.load(args.config)
-    result = verify(_records(plan), plan.lock, rtol=plan.rtol, atol=plan.atol, update_lock=not args.check)
+    result = verify(
+        _records(plan), plan.lock, rtol=plan.rtol, atol=plan.atol, update_lock=not args.check, root=plan.layout.root
+    )
     if args.json:
         print(json.dumps(render.as_json(result), indent=1, sort_keys=True))
     else:

@@ -298,4 +298,4 @@ class Plan:
         return {"experiment": wildcards.experiment, "seeds": list(self.seeds)}
 
     def verify_params(self, wildcards: Wildcards = None) -> dict[str, Any]:
-        return {"lock": self.lock, "rtol": self.rtol, "atol": self.atol}
+        return {"lock": self.lock, "rtol": self.rtol, "atol": self.atol, "root": self.layout.root}

@@ -62,7 +62,16 @@ def test_statuses(tmp_path):
 
     diverged = classify(_record(tmp_path, value=2.0), accepted, **TOL)
     assert diverged.status == "diverged" and not diverged.causes and not diverged.environment
-    assert diverged.first_epoch == 3
+    assert diverged.first_epoch == 3 and diverged.epoch_weights[1][2] == "sha256:2.0"
+    moved = {m["label"]: m for m in diverged.deltas}  # 2x2 float32 arrays of 1.0, then of 2.0
+    assert moved["weights w sum"] | {"within": None} == {
+        "label": "weights w sum", "old": 4.0, "new": 8.0, "delta": 4.0, "ulps": 2**52, "ulp_of": "float64",
+        "within": None,
+    }  # fmt: skip
+    assert (moved["weights w max"]["ulps"], moved["weights w max"]["ulp_of"]) == (2**23, "float32")
+    assert render.stat_text(moved["weights w max"]) == (
+        "weights w max 1 → 2 (Δ 1, 8,388,608 ULP of float32) beyond tolerance"
+    )
 
     edited = classify(copy.deepcopy(accepted), accepted, **TOL, edited="its seal does not match")
     assert edited.status == "edited" and edited.failing and edited.edited == "its seal does not match"

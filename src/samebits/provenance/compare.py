@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import math
+import struct
 from typing import Any
 
 from ..core import layout
@@ -42,8 +44,10 @@ __all__ = [
     "Verification",
     "chains",
     "classify",
+    "first_epoch",
     "inherit_upstream",
     "stat_deltas",
+    "ulps",
 ]
 
 #: Every status, most serious first (the order of counts and headlines).
@@ -70,8 +74,11 @@ class Outcome:
     causes: list[Difference] = dataclasses.field(default_factory=list)
     environment: list[Difference] = dataclasses.field(default_factory=list)
     first_epoch: int | None = None
+    #: a train step's per-epoch weight checksums, the lock's and this run's (when outputs differ)
+    epoch_weights: list[list[str]] | None = None
     equivalent: bool | None = None
-    deltas: list[str] = dataclasses.field(default_factory=list)
+    #: every statistic of a differing output that moved (:func:`stat_deltas`)
+    deltas: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     disk: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     accepted: dict[str, Any] | None = None
     metrics: dict[str, list[float]] = dataclasses.field(default_factory=dict)
@@ -80,6 +87,8 @@ class Outcome:
     upstream: list[str] = dataclasses.field(default_factory=list)
     #: why the step's lock entry is not as samebits wrote it (status "edited")
     edited: str | None = None
+    #: the step's log (set by :func:`samebits.provenance.verify.verify`)
+    log: str | None = None
 
     @property
     def failing(self) -> bool:
@@ -112,11 +121,22 @@ def _output_diffs(accepted: dict, current: dict) -> list[dict[str, Any]]:
     return diffs
 
 
-def _first_epoch(accepted: dict, current: dict) -> int | None:
+def _epoch_weights(accepted: dict, current: dict) -> list[list[str]] | None:
     a = accepted.get("trace", {}).get("epoch_weights")
     c = current.get("trace", {}).get("epoch_weights")
-    if not a or not c:
+    return [list(a), list(c)] if a and c else None
+
+
+def first_epoch(lists: list[list[str]] | None) -> int | None:
+    """The first epoch (1-based) whose weights differ between two per-epoch checksum lists;
+    one past the shorter list when one is a prefix of the other; None when they are equal.
+
+    >>> first_epoch([["a", "b", "c"], ["a", "x", "y"]]), first_epoch([["a"], ["a", "b"]]), first_epoch(None)
+    (2, 2, None)
+    """
+    if not lists:
         return None
+    a, c = lists
     for i, (x, y) in enumerate(zip(a, c, strict=False), start=1):
         if x != y:
             return i
@@ -129,28 +149,69 @@ def _close(a: Any, b: Any, rtol: float, atol: float) -> bool:
     return a == b
 
 
-def _fmt(x: Any) -> str:
-    return f"{x:.7g}" if isinstance(x, float) else repr(x)
+_FLOATS = {"<f2": ("<e", 16), "<f4": ("<f", 32), "<f8": ("<d", 64)}
+
+
+def ulps(a: Any, b: Any, dtype: str = "<f8") -> int | None:
+    """How many steps of the float type ``dtype`` lie between ``a`` and ``b`` (0 when they
+    are equal, ``0.0`` and ``-0.0`` too); None for values that are not finite numbers of
+    that type.
+
+    >>> ulps(1.0, 1.0 + 2**-52), ulps(-0.0, 5e-324), ulps(1.0, 1.0000001192092896, "<f4"), ulps(1.0, "nan")
+    (1, 1, 1, None)
+    """
+    fmt = _FLOATS.get(dtype)
+    if fmt is None or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (a, b)):
+        return None
+    code, bits = fmt
+    keys = []
+    for x in (a, b):
+        try:
+            packed = struct.pack(code, x)
+        except OverflowError:
+            return None
+        if struct.unpack(code, packed)[0] != x:  # not a value of this type: count in float64
+            return ulps(a, b) if dtype != "<f8" else None
+        u = int.from_bytes(packed, "little")
+        magnitude = u & ((1 << (bits - 1)) - 1)
+        keys.append(-magnitude if u >> (bits - 1) else magnitude)
+    return abs(keys[1] - keys[0])
+
+
+def _moved(label: str, old: Any, new: Any, dtype: str, rtol: float, atol: float) -> dict[str, Any]:
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (old, new))
+    return {
+        "label": label,
+        "old": old,
+        "new": new,
+        "delta": new - old if numbers else None,
+        "ulps": ulps(old, new, dtype) if numbers else None,
+        "ulp_of": {"<f2": "float16", "<f4": "float32"}.get(dtype, "float64"),
+        "within": _close(old, new, rtol, atol),
+    }
 
 
 def stat_deltas(
     accepted: dict[str, Any], current: dict[str, Any], *, rtol: float, atol: float
-) -> tuple[bool, list[str]]:
-    """Compare the statistics of the outputs that differ. Returns (all within, lines).
+) -> tuple[bool, list[dict[str, Any]]]:
+    """Compare the statistics of the outputs that differ. Returns (all within, moves).
 
-    The lines name every statistic that moved, e.g. ``weights dense_1/kernel l2 4.81 → 4.82``.
+    Each move names a statistic that moved (``label``, e.g. ``weights dense_1/kernel l2``),
+    its ``old`` and ``new`` values, ``delta``, ``ulps`` (steps of ``ulp_of``: the array's own
+    float type for min and max, float64 for sums, norms and JSON numbers) and whether it is
+    ``within`` tolerance; or an output or array that cannot be compared (``problem``).
     """
-    ok, lines = True, []
+    ok, moves = True, []
     for name in sorted(set(accepted["outputs"]) | set(current["outputs"])):
         a, c = accepted["outputs"].get(name), current["outputs"].get(name)
         if a is None or c is None or a["sha256"] == c["sha256"]:
             if (a is None) != (c is None):
                 ok = False
-                lines.append(f"{name} {'missing' if c is None else 'not in the lock'}")
+                moves.append({"label": name, "problem": "missing" if c is None else "not in the lock"})
             continue
         if a.get("kind") != c.get("kind") or a.get("kind") == "bytes":
             ok = False
-            lines.append(f"{name} differs (no statistics to compare)")
+            moves.append({"label": name, "problem": "differs (no statistics to compare)"})
             continue
         if a["kind"] == "arrays":
             pairs = []
@@ -158,20 +219,22 @@ def stat_deltas(
                 sa, sc = a["arrays"].get(arr), c["arrays"].get(arr)
                 if sa is None or sc is None or sa["shape"] != sc["shape"] or sa["dtype"] != sc["dtype"]:
                     ok = False
-                    lines.append(f"{name} {arr}: shape/dtype/presence differ")
+                    moves.append({"label": f"{name} {arr}", "problem": "shape/dtype/presence differ"})
                     continue
-                pairs += [(f"{name} {arr} {k}", sa.get(k), sc.get(k)) for k in ("sum", "l2", "min", "max")]
+                pairs += [
+                    (f"{name} {arr} {k}", sa.get(k), sc.get(k), sa["dtype"] if k in ("min", "max") else "<f8")
+                    for k in ("sum", "l2", "min", "max")
+                ]
         else:
             na, nc = a.get("numbers", {}), c.get("numbers", {})
-            pairs = [(f"{name} {k}", na.get(k), nc.get(k)) for k in sorted(set(na) | set(nc))]
-        for label, x, y in pairs:
+            pairs = [(f"{name} {k}", na.get(k), nc.get(k), "<f8") for k in sorted(set(na) | set(nc))]
+        for label, x, y, dtype in pairs:
             if x == y:
                 continue
-            close = _close(x, y, rtol, atol)
-            ok = ok and close
-            delta = f" (Δ {y - x:.2g})" if isinstance(x, float | int) and isinstance(y, float | int) else ""
-            lines.append(f"{label} {_fmt(x)} → {_fmt(y)}{delta}{'' if close else ' beyond tolerance'}")
-    return ok, lines
+            move = _moved(label, x, y, dtype, rtol, atol)
+            ok = ok and move["within"]
+            moves.append(move)
+    return ok, moves
 
 
 def _headline_metrics(accepted: dict[str, Any], current: dict[str, Any]) -> dict[str, list[float]]:
@@ -218,7 +281,8 @@ def classify(
     if not out.outputs:
         out.status = "identical"
         return out
-    out.first_epoch = _first_epoch(accepted, current)
+    out.epoch_weights = _epoch_weights(accepted, current)
+    out.first_epoch = first_epoch(out.epoch_weights)
     out.metrics = _headline_metrics(accepted, current)
     within, out.deltas = stat_deltas(accepted, current, rtol=rtol, atol=atol)
     if out.causes:

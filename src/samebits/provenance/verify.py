@@ -23,12 +23,12 @@ from . import lock as lockmod
 from . import ondisk, records
 from .compare import Outcome, Verification, chains, classify, inherit_upstream
 
-__all__ = ["accept", "rebuild_lock", "verify", "verify_step"]
+__all__ = ["accept", "rebuild_lock", "run_order", "verify", "verify_step"]
 
 log = logging.getLogger(__name__)
 
 
-def _order(record: dict[str, Any]) -> tuple:
+def run_order(record: dict[str, Any]) -> tuple:
     """Chains seed by seed (split first), then the steps over all seeds."""
     seed, exp, step = record["seed"], record["experiment"], record["step"]
     chain = exp if seed is not None else ""
@@ -60,16 +60,22 @@ def verify(
     rtol: float,
     atol: float,
     update_lock: bool = True,
+    root: str = layout.OUTPUT_DIR,
 ) -> Verification:
     """Classify every record against the lock and apply the lock policy.
 
     Reads the lock first, so an unreadable lock fails before anything is written.
-    ``update_lock=False`` is a read-only check (``samebits verify --check``).
+    ``update_lock=False`` is a read-only check (``samebits verify --check``). ``root`` is the
+    run's output folder (the configuration's ``output_dir``), where each step's log is named.
     """
     lock = lockmod.read(lock_path)
     current = [records.read(p) for p in record_paths]
-    current.sort(key=_order)
+    current.sort(key=run_order)
     outcomes = _classify_all(current, lock, rtol=rtol, atol=atol)
+    files = layout.Layout.under(root).files
+    for r, o in zip(current, outcomes, strict=True):
+        if r["step"] in files:
+            o.log = files[r["step"]].log.format(dataset=r["experiment"], experiment=r["experiment"], seed=r["seed"])
     seen = {r["id"] for r in current}
     stale = sorted(set(lock.steps) - seen)
     _refuse_edited(lock, stale, lock_path)
@@ -119,6 +125,7 @@ def verify_step(
     lock: str | Path,
     rtol: float,
     atol: float,
+    root: str = layout.OUTPUT_DIR,
 ) -> Verification:
     """The workflow's last step: verify, then write the verdict and the reports, pass or fail.
 
@@ -130,7 +137,7 @@ def verify_step(
     from . import render
 
     record_paths = list(record_paths)
-    result = verify(record_paths, lock, rtol=rtol, atol=atol)
+    result = verify(record_paths, lock, rtol=rtol, atol=atol, root=root)
     lines = render.terminal(result)
     log.info("%s", "\n".join(lines))
     fileio.write_json(out_json, render.as_json(result))
