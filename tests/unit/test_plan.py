@@ -369,7 +369,7 @@ def test_params_are_complete_canonical_and_shared_between_seeds():
         "scale": plan.datasets["digits"]["scale"],
         "image": plan.datasets["digits"]["image"],
     }
-    assert plan.verify_params() == {"lock": plan.lock, "rtol": plan.rtol, "atol": plan.atol}
+    assert plan.verify_params() == {"lock": plan.lock, "rtol": plan.rtol, "atol": plan.atol, "root": "."}
     assert plan.all_records() == [
         layout.record("split", dataset="digits", seed=0),
         layout.record("split", dataset="digits", seed=1),

@@ -93,8 +93,8 @@ def checksum_pair(a: str | None, b: str | None) -> tuple[str, str]:
     """Two checksums, shortened for one line but never to the same text: their first 16
     hex digits, or up to 4 digits past where they part.
 
-    >>> checksum_pair("sha256:" + "0" * 20 + "1", "sha256:" + "0" * 20 + "2")
-    ('000000000000000000001…', '000000000000000000002…')
+    >>> checksum_pair("sha256:" + "0" * 20 + "1" + "f" * 43, "sha256:" + "0" * 20 + "2" + "f" * 43)
+    ('000000000000000000001fff…', '000000000000000000002fff…')
     >>> checksum_pair("sha256:" + "ab" * 32, None)
     ('abababababababababababababababab…', 'none')
     """
